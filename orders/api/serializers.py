@@ -1,0 +1,158 @@
+"""Shapes on the wire. Field names are snake_case here; the renderer and parser camelCase them.
+
+Output serializers render models; input serializers only validate shape. Rules live in
+`orders.services`.
+"""
+
+from rest_framework import serializers
+
+from restaurant.wire import BlankAsNullCharField, MoneyField, TimestampField
+
+from ..models import ItemStatus, MenuItem, Order, OrderItem, Table, TableSession, User
+
+# --- Output -----------------------------------------------------------------------------------
+
+
+class UserSerializer(serializers.ModelSerializer):
+    restaurant_id = serializers.UUIDField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "name", "role", "restaurant_id"]
+
+
+class TableSerializer(serializers.ModelSerializer):
+    restaurant_id = serializers.UUIDField(read_only=True)
+    open_session_id = serializers.UUIDField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Table
+        fields = ["id", "restaurant_id", "name", "seats", "active", "open_session_id"]
+
+
+class TableSessionSerializer(serializers.ModelSerializer):
+    restaurant_id = serializers.UUIDField(source="table.restaurant_id", read_only=True)
+    table_id = serializers.UUIDField(read_only=True)
+    table_name = serializers.CharField(source="table.name", read_only=True)
+    opened_at = TimestampField(source="created_at", read_only=True)
+    closed_at = TimestampField(read_only=True, allow_null=True)
+    updated_at = TimestampField(read_only=True)
+
+    class Meta:
+        model = TableSession
+        fields = [
+            "id", "restaurant_id", "table_id", "table_name", "status", "guests",
+            "opened_at", "closed_at", "updated_at",
+        ]
+
+
+class MenuItemSerializer(serializers.ModelSerializer):
+    restaurant_id = serializers.UUIDField(read_only=True)
+    price = MoneyField(read_only=True)
+
+    class Meta:
+        model = MenuItem
+        fields = ["id", "restaurant_id", "name", "price", "station", "active"]
+
+
+class OrderItemSerializer(serializers.ModelSerializer):
+    """CONTRACT.md's item JSON, exactly; also the `items` of the `order.new` event."""
+
+    order_id = serializers.UUIDField(read_only=True)
+    unit_price = MoneyField(read_only=True)
+    notes = BlankAsNullCharField(read_only=True)
+    created_at = TimestampField(read_only=True)
+    updated_at = TimestampField(read_only=True)
+
+    class Meta:
+        model = OrderItem
+        fields = [
+            "id", "order_id", "name", "qty", "unit_price", "status", "notes",
+            "created_at", "updated_at",
+        ]
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    restaurant_id = serializers.UUIDField(read_only=True)
+    table_session_id = serializers.UUIDField(read_only=True)
+    notes = BlankAsNullCharField(read_only=True)
+    total = MoneyField(read_only=True, max_digits=12)
+    items = OrderItemSerializer(many=True, read_only=True)
+    created_at = TimestampField(read_only=True)
+    updated_at = TimestampField(read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id", "restaurant_id", "table_session_id", "status", "notes", "total", "items",
+            "created_at", "updated_at",
+        ]
+
+
+# --- Input ------------------------------------------------------------------------------------
+
+
+class LoginSerializer(serializers.Serializer):
+    email = serializers.CharField(max_length=254, trim_whitespace=True)
+    password = serializers.CharField(max_length=1024, trim_whitespace=False)
+
+
+class RefreshTokenSerializer(serializers.Serializer):
+    refresh_token = serializers.CharField(max_length=4096)
+
+
+class TokenPairSerializer(serializers.Serializer):
+    access_token = serializers.CharField()
+    refresh_token = serializers.CharField()
+    expires_in = serializers.IntegerField(help_text="Seconds until the access token expires.")
+    token_type = serializers.CharField(default="Bearer")
+    user = UserSerializer()
+
+
+class TableSessionOpenSerializer(serializers.Serializer):
+    guests = serializers.IntegerField(min_value=1, max_value=100, required=False, allow_null=True)
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    table_session_id = serializers.UUIDField()
+    notes = BlankAsNullCharField(max_length=500)
+
+
+class OrderItemCreateSerializer(serializers.Serializer):
+    menu_item_id = serializers.UUIDField(required=False, allow_null=True)
+    name = serializers.CharField(max_length=200, required=False)
+    qty = serializers.IntegerField(min_value=1, max_value=999)
+    unit_price = MoneyField(min_value=0, required=False)
+    notes = BlankAsNullCharField(max_length=500)
+
+    def validate(self, attrs):
+        from_menu = attrs.get("menu_item_id") is not None
+        free_form = {"name", "unit_price"} & attrs.keys()
+        if from_menu and free_form:
+            raise serializers.ValidationError(
+                {f: ["Not allowed with menuItemId: it is copied from the menu."] for f in free_form}
+            )
+        if not from_menu:
+            missing = {"name", "unit_price"} - attrs.keys()
+            if missing:
+                raise serializers.ValidationError(
+                    {f: ["Required unless menuItemId is given."] for f in sorted(missing)}
+                )
+        return attrs
+
+
+class OrderItemUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    qty = serializers.IntegerField(min_value=1, max_value=999, required=False)
+    unit_price = MoneyField(min_value=0, required=False)
+    notes = BlankAsNullCharField(max_length=500)
+
+
+class ItemStatusSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ItemStatus.choices)
+
+
+class OrderCancelSerializer(serializers.Serializer):
+    reason = BlankAsNullCharField(max_length=500)
+
+

@@ -1,0 +1,277 @@
+"""REST views: validate shape, call one selector or service, render. They catch nothing."""
+
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, status
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle
+from rest_framework.views import APIView
+
+from restaurant.tenancy import RestaurantScopedMixin
+
+from .. import auth_services, selectors, services
+from . import serializers as s
+from .filters import MenuItemFilter, OrderFilter, TableFilter, TableSessionFilter
+from .idempotency import idempotent
+
+PROBLEM = OpenApiResponse(description="Problem details (RFC 9457), application/problem+json.")
+_ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM}
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
+    description="Retrying with the same key and body returns the first answer, changing nothing.",
+)
+
+
+def validated(serializer_class, request, **kwargs) -> dict:
+    serializer = serializer_class(data=request.data, **kwargs)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+# --- Auth -------------------------------------------------------------------------------------
+
+
+class LoginIPThrottle(AnonRateThrottle):
+    scope = "login_ip"
+
+
+class LoginEmailThrottle(SimpleRateThrottle):
+    """Bounds guesses against one account, however many addresses they come from."""
+
+    scope = "login_email"
+
+    def get_cache_key(self, request, view):
+        email = request.data.get("email") if isinstance(request.data, dict) else None
+        if not isinstance(email, str) or not email:
+            return None
+        return self.cache_format % {"scope": self.scope, "ident": email.strip().lower()[:254]}
+
+
+class LoginView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    throttle_classes = [LoginIPThrottle, LoginEmailThrottle]
+
+    @extend_schema(
+        request=s.LoginSerializer, responses={200: s.TokenPairSerializer, 401: PROBLEM, 429: PROBLEM},
+        auth=[],
+    )
+    def post(self, request):
+        data = validated(s.LoginSerializer, request)
+        tokens = auth_services.login(request=request, **data)
+        return Response(s.TokenPairSerializer(tokens).data)
+
+
+class RefreshView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=s.RefreshTokenSerializer, responses={200: s.TokenPairSerializer, 401: PROBLEM},
+        auth=[],
+    )
+    def post(self, request):
+        data = validated(s.RefreshTokenSerializer, request)
+        tokens = auth_services.token_refresh(**data)
+        return Response(s.TokenPairSerializer(tokens).data)
+
+
+class LogoutView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        request=s.RefreshTokenSerializer, responses={204: None, 401: PROBLEM}, auth=[]
+    )
+    def post(self, request):
+        data = validated(s.RefreshTokenSerializer, request)
+        auth_services.logout(**data)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MeView(APIView):
+    @extend_schema(responses={200: s.UserSerializer, 401: PROBLEM})
+    def get(self, request):
+        return Response(s.UserSerializer(request.user).data)
+
+
+# --- Tables and sessions ----------------------------------------------------------------------
+
+
+class TableListView(RestaurantScopedMixin, generics.ListAPIView):
+    serializer_class = s.TableSerializer
+    filterset_class = TableFilter
+
+    def get_queryset(self):
+        return selectors.table_list(restaurant=self.restaurant)
+
+
+class TableSessionOpenView(RestaurantScopedMixin, APIView):
+    @extend_schema(
+        request=s.TableSessionOpenSerializer,
+        responses={201: s.TableSessionSerializer, **_ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    @idempotent
+    def post(self, request, table_id):
+        data = validated(s.TableSessionOpenSerializer, request)
+        table = selectors.table_get(restaurant=self.restaurant, table_id=table_id)
+        session = services.table_session_open(actor=request.user, table=table, **data)
+        return Response(s.TableSessionSerializer(session).data, status=status.HTTP_201_CREATED)
+
+
+class TableSessionListView(RestaurantScopedMixin, generics.ListAPIView):
+    serializer_class = s.TableSessionSerializer
+    filterset_class = TableSessionFilter
+
+    def get_queryset(self):
+        return selectors.table_session_list(restaurant=self.restaurant)
+
+
+class TableSessionDetailView(RestaurantScopedMixin, APIView):
+    @extend_schema(responses={200: s.TableSessionSerializer, 401: PROBLEM, 404: PROBLEM})
+    def get(self, request, session_id):
+        session = selectors.table_session_get(restaurant=self.restaurant, session_id=session_id)
+        return Response(s.TableSessionSerializer(session).data)
+
+
+class TableSessionCloseView(RestaurantScopedMixin, APIView):
+    @extend_schema(
+        request=None, responses={200: s.TableSessionSerializer, **_ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    @idempotent
+    def post(self, request, session_id):
+        session = selectors.table_session_get(restaurant=self.restaurant, session_id=session_id)
+        session = services.table_session_close(actor=request.user, session=session)
+        return Response(s.TableSessionSerializer(session).data)
+
+
+# --- Menu -------------------------------------------------------------------------------------
+
+
+class MenuItemListView(RestaurantScopedMixin, generics.ListAPIView):
+    serializer_class = s.MenuItemSerializer
+    filterset_class = MenuItemFilter
+
+    def get_queryset(self):
+        return selectors.menu_item_list(restaurant=self.restaurant)
+
+
+# --- Orders -----------------------------------------------------------------------------------
+
+
+class OrderScopedMixin(RestaurantScopedMixin):
+    def _order(self, order_id):
+        return selectors.order_get(restaurant=self.restaurant, order_id=order_id)
+
+    def _item(self, order_id, item_id):
+        return selectors.order_item_get(restaurant=self.restaurant, order_id=order_id, item_id=item_id)
+
+    def _render(self, order, code=status.HTTP_200_OK):
+        """The order as committed, items included."""
+        return Response(s.OrderSerializer(self._order(order.pk)).data, status=code)
+
+
+class OrderListCreateView(OrderScopedMixin, generics.ListAPIView):
+    serializer_class = s.OrderSerializer
+    filterset_class = OrderFilter
+
+    def get_queryset(self):
+        return selectors.order_list(restaurant=self.restaurant)
+
+    @extend_schema(
+        request=s.OrderCreateSerializer, responses={201: s.OrderSerializer, **_ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    @idempotent
+    def post(self, request):
+        data = validated(s.OrderCreateSerializer, request)
+        session = selectors.table_session_get(
+            restaurant=self.restaurant, session_id=data["table_session_id"]
+        )
+        order = services.order_create(
+            actor=request.user, table_session=session, notes=data.get("notes", "")
+        )
+        return self._render(order, status.HTTP_201_CREATED)
+
+
+class OrderDetailView(OrderScopedMixin, APIView):
+    @extend_schema(responses={200: s.OrderSerializer, 401: PROBLEM, 404: PROBLEM})
+    def get(self, request, order_id):
+        return Response(s.OrderSerializer(self._order(order_id)).data)
+
+
+class OrderConfirmView(OrderScopedMixin, APIView):
+    @extend_schema(
+        request=None, responses={200: s.OrderSerializer, **_ERRORS}, parameters=[IDEMPOTENCY_KEY]
+    )
+    @idempotent
+    def post(self, request, order_id):
+        order = services.order_confirm(actor=request.user, order=self._order(order_id))
+        return self._render(order)
+
+
+class OrderCancelView(OrderScopedMixin, APIView):
+    @extend_schema(
+        request=s.OrderCancelSerializer, responses={200: s.OrderSerializer, **_ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    @idempotent
+    def post(self, request, order_id):
+        data = validated(s.OrderCancelSerializer, request)
+        order = services.order_cancel(
+            actor=request.user, order=self._order(order_id), reason=data.get("reason", "")
+        )
+        return self._render(order)
+
+
+class OrderItemCreateView(OrderScopedMixin, APIView):
+    @extend_schema(
+        request=s.OrderItemCreateSerializer, responses={201: s.OrderItemSerializer, **_ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    @idempotent
+    def post(self, request, order_id):
+        data = dict(validated(s.OrderItemCreateSerializer, request))
+        order = self._order(order_id)
+        menu_item_id = data.pop("menu_item_id", None)
+        if menu_item_id is not None:
+            data["menu_item"] = selectors.menu_item_get(
+                restaurant=self.restaurant, menu_item_id=menu_item_id
+            )
+        item = services.order_item_add(actor=request.user, order=order, **data)
+        return Response(s.OrderItemSerializer(item).data, status=status.HTTP_201_CREATED)
+
+
+class OrderItemDetailView(OrderScopedMixin, APIView):
+    @extend_schema(responses={200: s.OrderItemSerializer, 401: PROBLEM, 404: PROBLEM})
+    def get(self, request, order_id, item_id):
+        return Response(s.OrderItemSerializer(self._item(order_id, item_id)).data)
+
+    @extend_schema(request=s.OrderItemUpdateSerializer, responses={200: s.OrderItemSerializer, **_ERRORS})
+    def patch(self, request, order_id, item_id):
+        changes = validated(s.OrderItemUpdateSerializer, request, partial=True)
+        item = services.order_item_update(
+            actor=request.user, item=self._item(order_id, item_id), **changes
+        )
+        return Response(s.OrderItemSerializer(item).data)
+
+    @extend_schema(responses={204: None, **_ERRORS})
+    def delete(self, request, order_id, item_id):
+        services.order_item_remove(actor=request.user, item=self._item(order_id, item_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class OrderItemStatusView(OrderScopedMixin, APIView):
+    @extend_schema(
+        request=s.ItemStatusSerializer, responses={200: s.OrderItemSerializer, **_ERRORS},
+        parameters=[IDEMPOTENCY_KEY],
+    )
+    @idempotent
+    def post(self, request, order_id, item_id):
+        data = validated(s.ItemStatusSerializer, request)
+        item = services.item_set_status(
+            actor=request.user, item=self._item(order_id, item_id), status=data["status"]
+        )
+        return Response(s.OrderItemSerializer(item).data)

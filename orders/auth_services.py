@@ -1,0 +1,88 @@
+"""Issuing and revoking tokens: login, refresh (rotating), logout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from django.db import transaction
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.tokens import RefreshToken
+from rest_framework_simplejwt.utils import get_md5_hash_password
+
+from .errors import Unauthenticated
+from .models import User
+from .services import role_of
+
+_BAD_CREDENTIALS = "Email or password is incorrect."
+_BAD_REFRESH = "The refresh token is invalid, expired, revoked or already used."
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    user: User
+    token_type: str = "Bearer"
+
+
+def _issue(user: User) -> TokenPair:
+    refresh = RefreshToken.for_user(user)
+    # The reference backend's claims; REST itself always reads the user from the database.
+    refresh["role"] = role_of(user)
+    refresh["restaurantId"] = str(user.restaurant_id) if user.restaurant_id else None
+    return TokenPair(
+        access_token=str(refresh.access_token),
+        refresh_token=str(refresh),
+        expires_in=int(settings.SIMPLE_JWT["ACCESS_TOKEN_LIFETIME"].total_seconds()),
+        user=user,
+    )
+
+
+@transaction.atomic
+def login(*, request, email: str, password: str) -> TokenPair:
+    # Unknown email, wrong password and inactive account answer alike (ModelBackend also runs
+    # the hasher for unknown emails, so timing does not tell them apart either).
+    user = authenticate(request, email=email.strip().lower(), password=password)
+    if user is None:
+        raise Unauthenticated(_BAD_CREDENTIALS)
+    return _issue(user)
+
+
+def _lock_outstanding(token: str) -> tuple[RefreshToken, OutstandingToken]:
+    try:
+        refresh = RefreshToken(token)
+        jti = refresh[jwt_settings.JTI_CLAIM]
+    except (TokenError, KeyError):
+        raise Unauthenticated(_BAD_REFRESH) from None
+    # Locked so that two concurrent refreshes with one token cannot both succeed.
+    outstanding = OutstandingToken.objects.select_for_update().filter(jti=jti).first()
+    if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
+        raise Unauthenticated(_BAD_REFRESH)
+    return refresh, outstanding
+
+
+@transaction.atomic
+def token_refresh(*, refresh_token: str) -> TokenPair:
+    refresh, outstanding = _lock_outstanding(refresh_token)
+    user = User.objects.filter(pk=outstanding.user_id).first()
+    if (
+        user is None
+        or not user.is_active
+        or refresh.get(jwt_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(user.password)
+    ):
+        raise Unauthenticated(_BAD_REFRESH)
+    BlacklistedToken.objects.create(token=outstanding)
+    return _issue(user)
+
+
+@transaction.atomic
+def logout(*, refresh_token: str) -> User | None:
+    """Revoke a refresh token. Returns its user, whose sessions may now be ended."""
+    _, outstanding = _lock_outstanding(refresh_token)
+    BlacklistedToken.objects.create(token=outstanding)
+    return outstanding.user

@@ -1,0 +1,75 @@
+"""Tenant-scoped reads. Every function takes the restaurant; nothing here crosses it.
+
+An object of another restaurant is reported exactly like a missing one (`NotFound`).
+"""
+
+from __future__ import annotations
+
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+
+from .errors import NotFound
+from .models import (
+    MenuItem,
+    Order,
+    OrderItem,
+    Restaurant,
+    Table,
+    TableSession,
+    TableSessionStatus,
+)
+
+
+def _get(queryset: QuerySet, what: str, **lookup):
+    try:
+        return queryset.get(**lookup)
+    except (queryset.model.DoesNotExist, ValueError):
+        raise NotFound(f"{what} not found.") from None
+
+
+def table_list(*, restaurant: Restaurant) -> QuerySet[Table]:
+    open_session = TableSession.objects.filter(
+        table=OuterRef("pk"), status=TableSessionStatus.OPEN
+    ).values("pk")[:1]
+    return Table.objects.filter(restaurant=restaurant).annotate(
+        open_session_id=Subquery(open_session)
+    )
+
+
+def table_get(*, restaurant: Restaurant, table_id) -> Table:
+    return _get(table_list(restaurant=restaurant), "Table", pk=table_id)
+
+
+def table_session_list(*, restaurant: Restaurant) -> QuerySet[TableSession]:
+    return TableSession.objects.filter(table__restaurant=restaurant).select_related("table")
+
+
+def table_session_get(*, restaurant: Restaurant, session_id) -> TableSession:
+    return _get(table_session_list(restaurant=restaurant), "Table session", pk=session_id)
+
+
+def menu_item_list(*, restaurant: Restaurant) -> QuerySet[MenuItem]:
+    return MenuItem.objects.filter(restaurant=restaurant)
+
+
+def menu_item_get(*, restaurant: Restaurant, menu_item_id) -> MenuItem:
+    return _get(menu_item_list(restaurant=restaurant), "Menu item", pk=menu_item_id)
+
+
+def order_list(*, restaurant: Restaurant) -> QuerySet[Order]:
+    return Order.objects.filter(restaurant=restaurant).prefetch_related(
+        Prefetch("items", queryset=OrderItem.objects.order_by("created_at", "id"))
+    )
+
+
+def order_get(*, restaurant: Restaurant, order_id) -> Order:
+    return _get(order_list(restaurant=restaurant), "Order", pk=order_id)
+
+
+def order_item_get(*, restaurant: Restaurant, order_id, item_id) -> OrderItem:
+    return _get(
+        OrderItem.objects.select_related("order"),
+        "Order item",
+        pk=item_id,
+        order_id=order_id,
+        order__restaurant=restaurant,
+    )

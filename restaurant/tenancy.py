@@ -1,0 +1,33 @@
+"""Which restaurant a request acts for.
+
+Every API request is scoped to the authenticated user's restaurant. A `restaurantId` in a
+request body or query is never read: the restaurant comes from the credentials alone.
+"""
+
+from rest_framework.permissions import BasePermission
+
+
+class IsRestaurantStaff(BasePermission):
+    """Authenticated, active, and a member of a restaurant."""
+
+    message = "Your account does not belong to a restaurant."
+
+    def has_permission(self, request, view):
+        user = request.user
+        if not (user and user.is_authenticated and user.is_active):
+            return False
+        return user.restaurant_id is not None
+
+
+def current_restaurant(request):
+    return request.user.restaurant
+
+
+class RestaurantScopedMixin:
+    """Gives a view `self.restaurant`, the caller's restaurant."""
+
+    @property
+    def restaurant(self):
+        if getattr(self, "swagger_fake_view", False):
+            return None  # schema generation: selectors then match nothing
+        return current_restaurant(self.request)

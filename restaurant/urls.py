@@ -1,0 +1,24 @@
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from orders.admin import site as admin_site
+
+from . import health, problems
+
+urlpatterns = [
+    path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
+    path("admin/", admin_site.urls),
+    path("api/v1/", include("orders.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("healthz", health.healthz, name="healthz"),
+    path("problems/<slug:slug>", problems.problem_type_page, name="problem-type"),
+    # Unknown API paths (a malformed id included) answer problem details, DEBUG or not.
+    re_path(r"^api/", problems.handler404),
+]
+
+handler400 = problems.handler400
+handler403 = problems.handler403
+handler404 = problems.handler404
+handler500 = problems.handler500
