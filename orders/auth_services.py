@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from rest_framework_simplejwt.utils import get_md5_hash_password
 from .errors import Unauthenticated
 from .models import User
 from .services import role_of
+from .signals import tokens_revoked
 
 _BAD_CREDENTIALS = "Email or password is incorrect."
 _BAD_REFRESH = "The refresh token is invalid, expired, revoked or already used."
@@ -30,8 +32,10 @@ class TokenPair:
     token_type: str = "Bearer"
 
 
-def _issue(user: User) -> TokenPair:
+def _issue(user: User, session_id: str | None = None) -> TokenPair:
     refresh = RefreshToken.for_user(user)
+    # `sid` names the login: it survives rotation, and logout ends that login's sockets.
+    refresh["sid"] = session_id or uuid.uuid4().hex
     # The reference backend's claims; REST itself always reads the user from the database.
     refresh["role"] = role_of(user)
     refresh["restaurantId"] = str(user.restaurant_id) if user.restaurant_id else None
@@ -77,12 +81,16 @@ def token_refresh(*, refresh_token: str) -> TokenPair:
     ):
         raise Unauthenticated(_BAD_REFRESH)
     BlacklistedToken.objects.create(token=outstanding)
-    return _issue(user)
+    return _issue(user, session_id=refresh.get("sid"))
 
 
 @transaction.atomic
 def logout(*, refresh_token: str) -> User | None:
     """Revoke a refresh token. Returns its user, whose sessions may now be ended."""
-    _, outstanding = _lock_outstanding(refresh_token)
+    refresh, outstanding = _lock_outstanding(refresh_token)
     BlacklistedToken.objects.create(token=outstanding)
+    if outstanding.user_id is not None:
+        tokens_revoked.send(
+            sender=User, user_id=outstanding.user_id, session_id=refresh.get("sid")
+        )
     return outstanding.user

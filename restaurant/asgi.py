@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP (Django) and, from `realtime`, the WebSocket endpoints."""
+"""ASGI entry point: HTTP (Django) and the realtime WebSocket endpoint."""
 
 import os
 
@@ -9,6 +9,17 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "restaurant.settings")
 # Django must be set up before anything imports models.
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+from realtime.auth import websocket_auth_stack  # noqa: E402
+from realtime.publisher import bind_to_server_loop  # noqa: E402
+from realtime.routing import websocket_urlpatterns  # noqa: E402
+
+application = bind_to_server_loop(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": websocket_auth_stack(URLRouter(websocket_urlpatterns)),
+        }
+    )
+)

@@ -4,6 +4,8 @@ With nothing set the app runs embedded: SQLite and the in-memory channel layer.
 `DATABASE_URL` and `REDIS_URL` switch it to PostgreSQL and Redis.
 """
 
+import os
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -92,10 +94,24 @@ DATABASES = {
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=0))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Several threads (daphne's sync pool, tests) share one file: wait for the write lock
-    # instead of failing with "database is locked".
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # Several threads (daphne's sync pool, the event publisher, tests) share one file: WAL
+    # lets readers run beside the writer, IMMEDIATE transactions take the write lock up
+    # front (no deadlock on lock upgrade), and writers wait instead of failing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20,
+        transaction_mode="IMMEDIATE",
+        init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    )
+    # A file, not shared-cache memory, for the test database: shared-cache table locks
+    # ignore the busy timeout and fail threads that overlap. One per test process.
+    DATABASES["default"].setdefault("TEST", {}).setdefault(
+        "NAME", str(Path(tempfile.gettempdir()) / f"restaurant_test_{os.getpid()}.sqlite3")
+    )
 else:
+    # One test database per test process, so that two runs on one server do not collide.
+    DATABASES["default"].setdefault("TEST", {}).setdefault(
+        "NAME", f"test_{DATABASES['default']['NAME']}_{os.getpid()}"
+    )
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=3)
     )
@@ -268,3 +284,18 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Realtime -------------------------------------------------------------------------------
+
+# Origins allowed to open WebSockets besides the app's own (same host). Never "*" in production.
+WS_ALLOWED_ORIGINS = env.list("WS_ALLOWED_ORIGINS", default=[])
+if "*" in WS_ALLOWED_ORIGINS and not DEBUG:
+    raise ImproperlyConfigured("WS_ALLOWED_ORIGINS may not contain '*' with DEBUG off.")
+# Seconds a socket without handshake credentials has to send {"type": "auth", ...}.
+WS_AUTH_TIMEOUT = env.float("WS_AUTH_TIMEOUT", default=5.0)
+# Events are kept this long for resuming clients; `manage.py prune_events` deletes older ones.
+EVENT_RETENTION = timedelta(hours=env.float("EVENT_RETENTION_HOURS", default=24))
+# The relay sweep: every INTERVAL seconds, publish events left unpublished for GRACE seconds.
+OUTBOX_SWEEP = env.bool("OUTBOX_SWEEP", default=True)
+OUTBOX_SWEEP_INTERVAL = env.float("OUTBOX_SWEEP_INTERVAL", default=2.0)
+OUTBOX_SWEEP_GRACE = env.float("OUTBOX_SWEEP_GRACE", default=2.0)

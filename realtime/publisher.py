@@ -1,0 +1,199 @@
+"""Publishing committed outbox events through the channel layer.
+
+`kick()` is called after a commit, from whatever thread committed. Publishing runs on the
+ASGI server's event loop when this process is a server (so the channel layer's Redis
+connections are the server's own, reused for every event), or otherwise on one long-lived
+background loop (management commands, shells, the relay). A request never waits on Redis:
+if Redis is down the event stays in the outbox and the relay sweep publishes it later.
+
+Delivery is at least once; sockets drop duplicates and heal gaps by their event ids.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from datetime import timedelta
+
+from concurrent.futures import ThreadPoolExecutor
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from .events import layer_message, restaurant_group, user_group
+from .models import OutboxEvent
+
+logger = logging.getLogger(__name__)
+
+BATCH = 500
+
+
+def _db_call(function):
+    """Run on the publisher's own database thread, dropping a connection past its age."""
+
+    def call(*args):
+        close_old_connections()
+        try:
+            return function(*args)
+        finally:
+            close_old_connections()
+
+    return call
+
+
+@_db_call
+def _unpublished(restaurant_id) -> list[OutboxEvent]:
+    return list(
+        OutboxEvent.objects.filter(restaurant_id=restaurant_id, published_at__isnull=True)
+        .order_by("seq")[:BATCH]
+    )
+
+
+@_db_call
+def _mark_published(ids) -> None:
+    OutboxEvent.objects.filter(pk__in=ids, published_at__isnull=True).update(
+        published_at=timezone.now()
+    )
+
+
+@_db_call
+def _stale_restaurants(older_than: timedelta) -> list:
+    return list(
+        OutboxEvent.objects.filter(
+            published_at__isnull=True, created_at__lte=timezone.now() - older_than
+        )
+        .values_list("restaurant_id", flat=True)
+        .distinct()
+    )
+
+
+class Publisher:
+    def __init__(self):
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._locks: dict = {}
+        self._sweeper: asyncio.Task | None = None
+        self._background: asyncio.AbstractEventLoop | None = None
+        self._guard = threading.Lock()
+        # One thread for the publisher's queries: one connection, reused while CONN_MAX_AGE
+        # allows, and never the request thread.
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-db")
+
+    # --- where publishing runs --------------------------------------------------------------
+
+    def bind_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Publish on this (the ASGI server's) loop from now on; start the relay sweep."""
+        if self._loop is loop:
+            return
+        with self._guard:
+            if self._loop is loop:
+                return
+            self._loop = loop
+            self._locks = {}
+            self._sweeper = loop.create_task(self._sweep_forever()) if settings.OUTBOX_SWEEP else None
+
+    def _target_loop(self) -> asyncio.AbstractEventLoop:
+        loop = self._loop
+        if loop is not None and loop.is_running() and not loop.is_closed():
+            return loop
+        with self._guard:
+            if self._background is None:
+                self._background = asyncio.new_event_loop()
+                threading.Thread(
+                    target=self._background.run_forever, name="outbox-publisher", daemon=True
+                ).start()
+            return self._background
+
+    def _submit(self, coroutine) -> None:
+        asyncio.run_coroutine_threadsafe(coroutine, self._target_loop())
+
+    # --- API for synchronous code ------------------------------------------------------------
+
+    def kick(self, restaurant_id) -> None:
+        """Publish the restaurant's unpublished events, soon, without blocking the caller."""
+        self._submit(self.drain(restaurant_id))
+
+    def revoke(self, user_id, *, session_id=None, reason: str) -> None:
+        """Close the user's open sockets (all, or those of one login session)."""
+        self._submit(self._send(user_group(user_id), {
+            "type": "auth.revoked", "session_id": session_id, "reason": reason,
+        }))
+
+    def publish_pending_now(self, timeout: float = 10) -> int:
+        """Synchronously publish every unpublished event (the relay's one pass)."""
+        async def _all():
+            count = 0
+            for restaurant_id in await self._query(_stale_restaurants, timedelta(0)):
+                count += await self.drain(restaurant_id)
+            return count
+
+        return asyncio.run_coroutine_threadsafe(_all(), self._target_loop()).result(timeout)
+
+    # --- on the loop -------------------------------------------------------------------------
+
+    def _lock_for(self, restaurant_id) -> asyncio.Lock:
+        lock = self._locks.get(restaurant_id)
+        if lock is None:
+            lock = self._locks[restaurant_id] = asyncio.Lock()
+        return lock
+
+    async def _query(self, function, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._db, function, *args)
+
+    async def _send(self, group: str, message: dict) -> None:
+        try:
+            await get_channel_layer().group_send(group, message)
+        except Exception:  # noqa: BLE001 - a control message is best effort; tokens expire anyway
+            logger.warning("could not send %s to %s", message.get("type"), group, exc_info=True)
+
+    async def drain(self, restaurant_id) -> int:
+        """Publish unpublished events of one restaurant in id order. Returns how many."""
+        published = 0
+        async with self._lock_for(restaurant_id):
+            layer = get_channel_layer()
+            group = restaurant_group(restaurant_id)
+            while True:
+                try:
+                    batch = await self._query(_unpublished, restaurant_id)
+                    if not batch:
+                        return published
+                    for event in batch:
+                        await layer.group_send(group, layer_message(event))
+                    await self._query(_mark_published, [e.pk for e in batch])
+                except Exception:  # noqa: BLE001 - left in the outbox; the sweep retries
+                    logger.warning(
+                        "publishing events of restaurant %s failed; will retry", restaurant_id,
+                        exc_info=True,
+                    )
+                    return published
+                published += len(batch)
+                if len(batch) < BATCH:
+                    return published
+
+    async def _sweep_forever(self) -> None:
+        """The relay: publish what a crashed process or a Redis outage left behind."""
+        interval = settings.OUTBOX_SWEEP_INTERVAL
+        grace = timedelta(seconds=settings.OUTBOX_SWEEP_GRACE)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                stale = await self._query(_stale_restaurants, grace)
+            except Exception:  # noqa: BLE001 - database down: try again next round
+                logger.warning("outbox sweep could not read the outbox", exc_info=True)
+                continue
+            for restaurant_id in stale:
+                await self.drain(restaurant_id)
+
+
+publisher = Publisher()
+
+
+def bind_to_server_loop(app):
+    """ASGI wrapper: events committed in this server process publish on its event loop."""
+
+    async def application(scope, receive, send):
+        publisher.bind_loop(asyncio.get_running_loop())
+        return await app(scope, receive, send)
+
+    return application
