@@ -64,7 +64,9 @@ def _lock_outstanding(token: str) -> tuple[RefreshToken, OutstandingToken]:
     except (TokenError, KeyError):
         raise Unauthenticated(_BAD_REFRESH) from None
     # Locked so that two concurrent refreshes with one token cannot both succeed.
-    outstanding = OutstandingToken.objects.select_for_update().filter(jti=jti).first()
+    outstanding = (
+        OutstandingToken.objects.select_for_update(of=("self",)).filter(jti=jti).first()
+    )
     if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
         raise Unauthenticated(_BAD_REFRESH)
     return refresh, outstanding
