@@ -1,0 +1,165 @@
+"""Real servers for tests that cross process boundaries: daphne workers, Redis, relays.
+
+They run against the test database pytest-django created (so tests using them need
+committed data: `django_db(transaction=True)`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_database_url() -> str:
+    settings = connection.settings_dict
+    if settings["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{settings['NAME']}"
+    user = settings.get("USER") or "postgres"
+    password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
+    return f"postgres://{user}{password}@{settings.get('HOST') or '127.0.0.1'}:{settings.get('PORT') or 5432}/{settings['NAME']}"
+
+
+def server_env(**extra) -> dict:
+    from django.conf import settings
+
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=test_database_url(),
+        SECRET_KEY=settings.SECRET_KEY,
+        DEBUG="0",
+        ALLOWED_HOSTS="127.0.0.1,localhost",
+        PYTHONUNBUFFERED="1",
+    )
+    if settings.REDIS_URL:
+        env["REDIS_URL"] = settings.REDIS_URL
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def _log(name: str):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return open(ARTIFACTS / f"{name}.log", "ab")
+
+
+class Process:
+    def __init__(self, args, env, name):
+        self.name = name
+        self.log = _log(name)
+        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+
+
+class DaphneServer(Process):
+    def __init__(self, name="daphne", **env):
+        self.port = free_port()
+        super().__init__(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
+             "restaurant.asgi:application"],
+            server_env(**env), name,
+        )
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/ws/events/"
+        self._wait_ready()
+
+    def _wait_ready(self, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}; see tests/artifacts")
+            try:
+                urllib.request.urlopen(self.base + "/healthz", timeout=1).read()
+                return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not come up in {timeout}s")
+
+    def request(self, method, path, body=None, token=None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            return error.code, json.loads(raw) if raw else None
+
+    def login(self, email, password):
+        status, body = self.request("POST", "/api/v1/auth/login", {"email": email, "password": password})
+        assert status == 200, body
+        return body["accessToken"]
+
+
+class RedisServer(Process):
+    """A Redis of the test's own, so that it can be stopped and restarted at will."""
+
+    def __init__(self, name="redis"):
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed")
+        self.port = free_port()
+        self.binary = binary
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._start(name)
+
+    def _start(self, name):
+        super().__init__(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"],
+            dict(os.environ), name,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as s:
+                    s.sendall(b"PING\r\n")
+                    if s.recv(16).startswith(b"+PONG"):
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError("redis-server did not start")
+
+    def restart(self, down_for: float = 0.0, while_down=None):
+        self.stop()
+        if while_down:
+            while_down()
+        time.sleep(down_for)
+        self._start(self.name)
+
+
+def manage(*args, env=None, timeout=60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env or server_env(),
+        capture_output=True, text=True, timeout=timeout,
+    )
