@@ -101,9 +101,30 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     def get_list_filter(self, request):
         filters = list(super().get_list_filter(request))
-        if request.user.is_superuser and self.restaurant_path:
+        if request.user.is_superuser and self.restaurant_path != "pk":
             filters.insert(0, self.restaurant_path)
         return filters
+
+    def get_form(self, request, obj=None, **kwargs):
+        form_class = super().get_form(request, obj, **kwargs)
+        restaurant = self._manager_restaurant(request)
+        if restaurant is None or self.restaurant_path != "restaurant":
+            return form_class
+
+        class ManagerScopedForm(form_class):
+            """The manager's restaurant is set before validation, so that constraints such
+            as a unique name per restaurant are checked as form errors, not hit as 500s."""
+
+            def __init__(self, *args, **form_kwargs):
+                super().__init__(*args, **form_kwargs)
+                self.instance.restaurant = restaurant
+
+            def _get_validation_exclusions(self):
+                exclusions = super()._get_validation_exclusions()
+                exclusions.discard("restaurant")
+                return exclusions
+
+        return ManagerScopedForm
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         restaurant = self._manager_restaurant(request)

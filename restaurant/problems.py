@@ -57,10 +57,6 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
         "This Idempotency-Key was already used with a different request. Use a new key for "
         "a new request.",
     ),
-    "idempotency-key-in-flight": (
-        "Request with this Idempotency-Key in progress",
-        "Another request with this key has not finished yet: retry in a moment.",
-    ),
     "throttled": ("Too many requests", "Slow down; `Retry-After` says when to try again."),
     "service-unavailable": (
         "Service unavailable",

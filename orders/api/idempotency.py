@@ -16,7 +16,9 @@ import json
 import re
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from rest_framework.exceptions import ParseError
 from rest_framework.response import Response
 
@@ -26,6 +28,11 @@ from ..models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def expired(**lookup):
+    cutoff = timezone.now() - settings.IDEMPOTENCY_KEY_TTL
+    return IdempotencyRecord.objects.filter(created_at__lt=cutoff, **lookup)
 
 
 def _fingerprint(request) -> str:
@@ -69,6 +76,8 @@ def idempotent(handler):
             )
         fingerprint = _fingerprint(request)
         with transaction.atomic():
+            # A key past its lifetime is forgotten: the request runs as new.
+            expired(user=request.user, key=key).delete()
             try:
                 with transaction.atomic():
                     record = IdempotencyRecord.objects.create(

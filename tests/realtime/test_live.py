@@ -241,3 +241,58 @@ def test_redis_restarted_under_live_sockets_clients_recover_every_event(seeded_f
     finally:
         server.stop()
         redis.stop()
+
+
+class RedisStats:
+    """`INFO stats` over one connection of its own, so that reading counts nothing new."""
+
+    def __init__(self, redis):
+        import socket as sockets
+
+        self.connection = sockets.create_connection(("127.0.0.1", redis.port), timeout=2)
+
+    def connections_received(self) -> int:
+        self.connection.sendall(b"INFO stats\r\n")
+        data = b""
+        while b"total_connections_received" not in data or not data.endswith(b"\r\n"):
+            data += self.connection.recv(65536)
+        line = next(l for l in data.decode().splitlines() if l.startswith("total_connections_received"))
+        return int(line.split(":")[1])
+
+    def close(self):
+        self.connection.close()
+
+
+@pytest.mark.redis
+def test_publishing_opens_no_new_redis_connections_in_steady_state(seeded_floor):
+    """channels_redis #125/#332: async_to_sync(group_send) per request opens a connection
+    per event. Our publisher reuses the worker's connections."""
+    floor = seeded_floor
+    redis = RedisServer("redis-connections")
+    server = DaphneServer("worker-connections", REDIS_URL=redis.url, OUTBOX_SWEEP="0")
+    try:
+        waiter = server.login(floor.waiter.email, "password123")
+        kitchen = server.login(floor.kitchen.email, "password123")
+        session = str(floor.session.pk)
+
+        async def scenario():
+            client = Client(server.ws_url, kitchen)
+            await client.connect()
+            for _ in range(5):  # warm up: pools grow to their working size
+                await asyncio.to_thread(_waiter_flow, server, waiter, session)
+            await client.collect(10)
+            stats = RedisStats(redis)
+            before = stats.connections_received()
+            for _ in range(20):
+                await asyncio.to_thread(_waiter_flow, server, waiter, session)
+            await client.collect(50)
+            after = stats.connections_received()
+            stats.close()
+            await client.close()
+            return before, after
+
+        before, after = asyncio.run(scenario())
+        assert after - before == 0, f"{after - before} Redis connections opened for 40 events"
+    finally:
+        server.stop()
+        redis.stop()
