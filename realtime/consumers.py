@@ -26,6 +26,7 @@ from .publisher import publisher
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_STREAM_INTERRUPTED = 4503
 _replay_window = database_sync_to_async(selectors.replay_window)
 _events_after = database_sync_to_async(selectors.events_after)
 _event_head = database_sync_to_async(selectors.event_head)
@@ -72,6 +73,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         for task in getattr(self, "_tasks", []):
             task.cancel()
         if self.identity is not None:
+            publisher.socket_closed(self.identity.restaurant_id)
             await self.channel_layer.group_discard(
                 restaurant_group(self.identity.restaurant_id), self.channel_name
             )
@@ -90,6 +92,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     async def _start(self, identity: SocketIdentity, last_event_id):
         self.identity = identity
+        publisher.socket_opened(identity.restaurant_id)
+        self._last_heard = time.monotonic()
         # Join before reading the head: an event committed meanwhile is then either in the
         # replay or in the group, never in neither.
         await self.channel_layer.group_add(restaurant_group(identity.restaurant_id), self.channel_name)
@@ -105,10 +109,24 @@ class EventsConsumer(AsyncWebsocketConsumer):
         if identity.expires_at is not None:
             self._spawn(self._close_at(identity.expires_at))
         self._spawn(self._keep_group_membership())
+        if settings.WS_HEARTBEAT_INTERVAL > 0:
+            self._spawn(self._watch_stream())
 
     async def _close_at(self, expires_at: float):
         await asyncio.sleep(max(0.0, expires_at - time.time()))
         await self._refuse("Token expired")
+
+    async def _watch_stream(self):
+        """Close (so the client resumes) when the channel layer has gone quiet: no event
+        and no heartbeat for three heartbeat intervals."""
+        interval = settings.WS_HEARTBEAT_INTERVAL
+        while True:
+            await asyncio.sleep(interval)
+            if time.monotonic() - self._last_heard > 3 * interval:
+                await self.close(
+                    code=CLOSE_STREAM_INTERRUPTED, reason="Event stream interrupted; resume"
+                )
+                return
 
     async def _keep_group_membership(self):
         # channels-redis forgets group members after group_expiry; re-joining well before
@@ -157,7 +175,13 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     # --- from the channel layer ----------------------------------------------------------------
 
+    async def stream_heartbeat(self, message):
+        self._last_heard = time.monotonic()
+        if self.last_id is not None and message["head"] > self.last_id:
+            await self._replay(self.last_id)  # an event never reached us: fill the gap
+
     async def outbox_event(self, message):
+        self._last_heard = time.monotonic()
         event_id = message["id"]
         if self.last_id is None or event_id <= self.last_id:
             return  # not ready yet (the replay covers it) or already sent

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections import Counter
 from datetime import timedelta
 
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from .events import layer_message, restaurant_group, user_group
-from .models import OutboxEvent
+from .models import EventSequence, OutboxEvent
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,16 @@ def _mark_published(ids) -> None:
 
 
 @_db_call
+def _heads(restaurant_ids) -> dict:
+    return {
+        str(restaurant_id): last_id
+        for restaurant_id, last_id in EventSequence.objects.filter(
+            restaurant_id__in=restaurant_ids
+        ).values_list("restaurant_id", "last_id")
+    }
+
+
+@_db_call
 def _stale_restaurants(older_than: timedelta) -> list:
     return list(
         OutboxEvent.objects.filter(
@@ -74,6 +85,9 @@ class Publisher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._locks: dict = {}
         self._sweeper: asyncio.Task | None = None
+        self._heartbeat: asyncio.Task | None = None
+        # Restaurants with sockets on this worker, and how many.
+        self._local: Counter = Counter()
         self._background: asyncio.AbstractEventLoop | None = None
         self._guard = threading.Lock()
         # One thread for the publisher's queries: one connection, reused while CONN_MAX_AGE
@@ -92,6 +106,10 @@ class Publisher:
             self._loop = loop
             self._locks = {}
             self._sweeper = loop.create_task(self._sweep_forever()) if settings.OUTBOX_SWEEP else None
+            self._heartbeat = (
+                loop.create_task(self._heartbeat_forever())
+                if settings.WS_HEARTBEAT_INTERVAL > 0 else None
+            )
 
     def _target_loop(self) -> asyncio.AbstractEventLoop:
         loop = self._loop
@@ -131,6 +149,36 @@ class Publisher:
         return asyncio.run_coroutine_threadsafe(_all(), self._target_loop()).result(timeout)
 
     # --- on the loop -------------------------------------------------------------------------
+
+    def socket_opened(self, restaurant_id) -> None:
+        self._local[restaurant_id] += 1
+
+    def socket_closed(self, restaurant_id) -> None:
+        self._local[restaurant_id] -= 1
+        if self._local[restaurant_id] <= 0:
+            del self._local[restaurant_id]
+
+    async def _heartbeat_forever(self) -> None:
+        """Tell this worker's restaurants, through the channel layer, the id of their latest
+        event. A socket that stops hearing it knows its stream broke (Redis restarted under
+        it) and closes so that its client resumes; one that hears of an event it never got
+        fills the gap (the layer dropped a message)."""
+        interval = settings.WS_HEARTBEAT_INTERVAL
+        while True:
+            await asyncio.sleep(interval)
+            restaurants = list(self._local)
+            if not restaurants:
+                continue
+            try:
+                heads = await self._query(_heads, restaurants)
+            except Exception:  # noqa: BLE001 - database down: sockets keep their state
+                logger.warning("heartbeat could not read event heads", exc_info=True)
+                continue
+            for restaurant_id in restaurants:
+                await self._send(
+                    restaurant_group(restaurant_id),
+                    {"type": "stream.heartbeat", "head": heads.get(restaurant_id, 0)},
+                )
 
     def _lock_for(self, restaurant_id) -> asyncio.Lock:
         lock = self._locks.get(restaurant_id)

@@ -135,7 +135,7 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": env.str(
-                "CHANNEL_LAYER_BACKEND", default="channels_redis.core.RedisChannelLayer"
+                "CHANNEL_LAYER_BACKEND", default="channels_redis.pubsub.RedisPubSubChannelLayer"
             ),
             "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_PREFIX", default="asgi")},
         }
@@ -294,6 +294,9 @@ if "*" in WS_ALLOWED_ORIGINS and not DEBUG:
     raise ImproperlyConfigured("WS_ALLOWED_ORIGINS may not contain '*' with DEBUG off.")
 # Seconds a socket without handshake credentials has to send {"type": "auth", ...}.
 WS_AUTH_TIMEOUT = env.float("WS_AUTH_TIMEOUT", default=5.0)
+# Seconds between heartbeats through the channel layer; a socket that hears none for three
+# intervals closes with 4503 so that its client reconnects and resumes. 0 turns them off.
+WS_HEARTBEAT_INTERVAL = env.float("WS_HEARTBEAT_INTERVAL", default=5.0)
 # Events are kept this long for resuming clients; `manage.py prune_events` deletes older ones.
 EVENT_RETENTION = timedelta(hours=env.float("EVENT_RETENTION_HOURS", default=24))
 # The relay sweep: every INTERVAL seconds, publish events left unpublished for GRACE seconds.

@@ -202,7 +202,10 @@ def test_crashed_process_events_are_delivered_by_the_servers_own_sweep(seeded_fl
 def test_redis_restarted_under_live_sockets_clients_recover_every_event(seeded_floor):
     floor = seeded_floor
     redis = RedisServer("redis-restart")
-    extra = {"REDIS_URL": redis.url, "OUTBOX_SWEEP_INTERVAL": "0.5", "OUTBOX_SWEEP_GRACE": "0.5"}
+    extra = {
+        "REDIS_URL": redis.url, "OUTBOX_SWEEP_INTERVAL": "0.5", "OUTBOX_SWEEP_GRACE": "0.5",
+        "WS_HEARTBEAT_INTERVAL": "0.5",
+    }
     server = DaphneServer("worker-redis-restart", **extra)
     try:
         waiter = server.login(floor.waiter.email, "password123")
