@@ -73,3 +73,29 @@ def order_item_get(*, restaurant: Restaurant, order_id, item_id) -> OrderItem:
         order_id=order_id,
         order__restaurant=restaurant,
     )
+
+
+def kitchen_tickets(*, restaurant: Restaurant) -> QuerySet[Order]:
+    """Orders the kitchen is working on, oldest confirmation first."""
+    from .services import ACTIVE_ORDER_STATUSES
+
+    return (
+        order_list(restaurant=restaurant)
+        .filter(status__in=ACTIVE_ORDER_STATUSES)
+        .select_related("table_session__table")
+        .order_by("confirmed_at", "created_at")
+    )
+
+
+def kitchen_ticket_get(*, restaurant: Restaurant, order_id) -> Order:
+    """One ticket, whatever its status (a cancelled ticket is still shown, struck through)."""
+    return _get(
+        order_list(restaurant=restaurant).select_related("table_session__table"),
+        "Order", pk=order_id,
+    )
+
+
+def menu_stations(*, restaurant: Restaurant) -> list[str]:
+    return sorted(
+        set(menu_item_list(restaurant=restaurant).exclude(station="").values_list("station", flat=True))
+    )

@@ -333,8 +333,14 @@ def order_cancel(*, actor: User, order: Order, reason: str = "") -> Order:
 
 
 @transaction.atomic
-def item_set_status(*, actor: User, item: OrderItem, status: str) -> OrderItem:
-    """Move one item; the order's status follows from its items."""
+def item_set_status(
+    *, actor: User, item: OrderItem, status: str, expected_status: str | None = None
+) -> OrderItem:
+    """Move one item; the order's status follows from its items.
+
+    `expected_status` is the status the caller saw: if the item has moved since (another
+    screen got there first), the move is refused instead of applied to a state nobody saw.
+    """
     if status not in ItemStatus.values:
         raise ValidationError({"status": [f"Unknown item status {status!r}."]})
     # The order row is the lock: moves of different items of one order serialise, so the
@@ -342,6 +348,11 @@ def item_set_status(*, actor: User, item: OrderItem, status: str) -> OrderItem:
     order = _lock_order(actor, item.order_id)
     item = _lock_item(order, item.pk)
     current = item.status
+    if expected_status is not None and expected_status != current:
+        raise IllegalTransition(
+            kind="item", current=current, target=status,
+            reason=f"it is {current} now, not {expected_status}; another screen moved it first",
+        )
     allowed_roles = ITEM_TRANSITIONS.get((current, status))
     if allowed_roles is None:
         raise IllegalTransition(kind="item", current=current, target=status)
@@ -358,3 +369,45 @@ def item_set_status(*, actor: User, item: OrderItem, status: str) -> OrderItem:
     item.save(update_fields=["status", "updated_at"])
     _touch_order(order, now)
     return item
+
+
+# --- Kitchen display ------------------------------------------------------------------------
+
+_BUMP_PATH = {
+    ItemStatus.PENDING: [ItemStatus.IN_PROGRESS, ItemStatus.READY],
+    ItemStatus.IN_PROGRESS: [ItemStatus.READY],
+}
+
+
+@transaction.atomic
+def order_bump(*, actor: User, order: Order) -> Order:
+    """The kitchen bumps a ticket: every item still cooking becomes READY.
+
+    Each step is an ordinary item move (same rules, same events), all in one transaction.
+    """
+    order = _lock_order(actor, order.pk)
+    items = list(
+        order.items.select_for_update()
+        .filter(status__in=list(_BUMP_PATH))
+        .order_by("created_at", "id")
+    )
+    if not items:
+        raise Conflict(f"Order is {order.status}: it has no item left to bump.")
+    for item in items:
+        for status in _BUMP_PATH[item.status]:
+            item_set_status(actor=actor, item=item, status=status)
+    return Order.objects.get(pk=order.pk)
+
+
+@transaction.atomic
+def order_recall(*, actor: User, order: Order) -> Order:
+    """Undo a bump: the ticket's READY items go back to IN_PROGRESS."""
+    order = _lock_order(actor, order.pk)
+    items = list(
+        order.items.select_for_update().filter(status=ItemStatus.READY).order_by("created_at", "id")
+    )
+    if not items:
+        raise Conflict(f"Order is {order.status}: it has no READY item to recall.")
+    for item in items:
+        item_set_status(actor=actor, item=item, status=ItemStatus.IN_PROGRESS)
+    return Order.objects.get(pk=order.pk)

@@ -2,6 +2,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from orders import kitchen
 from orders.admin import site as admin_site
 
 from . import health, problems
@@ -12,6 +13,9 @@ urlpatterns = [
     path("api/v1/", include("orders.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("kitchen/", kitchen.board, name="kitchen-board"),
+    path("kitchen/login/", kitchen.KitchenLoginView.as_view(), name="kitchen-login"),
+    path("kitchen/logout/", kitchen.KitchenLogoutView.as_view(), name="kitchen-logout"),
     path("healthz", health.healthz, name="healthz"),
     path("problems/<slug:slug>", problems.problem_type_page, name="problem-type"),
     # Unknown API paths (a malformed id included) answer problem details, DEBUG or not.

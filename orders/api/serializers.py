@@ -150,9 +150,47 @@ class OrderItemUpdateSerializer(serializers.Serializer):
 
 class ItemStatusSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=ItemStatus.choices)
+    expected_status = serializers.ChoiceField(
+        choices=ItemStatus.choices, required=False,
+        help_text="The status the client saw. If the item has moved since, the answer is 409 "
+        "and nothing changes (two screens tapping one item).",
+    )
 
 
 class OrderCancelSerializer(serializers.Serializer):
     reason = BlankAsNullCharField(max_length=500)
 
 
+
+
+# --- Kitchen display ----------------------------------------------------------------------------
+
+
+class KitchenItemSerializer(OrderItemSerializer):
+    class Meta(OrderItemSerializer.Meta):
+        fields = [*OrderItemSerializer.Meta.fields, "station"]
+
+
+class KitchenTicketSerializer(serializers.ModelSerializer):
+    order_id = serializers.UUIDField(source="id", read_only=True)
+    table_name = serializers.CharField(source="table_session.table.name", read_only=True)
+    notes = BlankAsNullCharField(read_only=True)
+    confirmed_at = TimestampField(read_only=True, allow_null=True)
+    created_at = TimestampField(read_only=True)
+    updated_at = TimestampField(read_only=True)
+    items = KitchenItemSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "order_id", "table_name", "status", "notes", "confirmed_at", "created_at",
+            "updated_at", "items",
+        ]
+
+
+class KitchenBoardSerializer(serializers.Serializer):
+    server_time = TimestampField(help_text="The server's clock: ticket ages are measured by it.")
+    amber_after_minutes = serializers.IntegerField()
+    red_after_minutes = serializers.IntegerField()
+    stations = serializers.ListField(child=serializers.CharField())
+    tickets = KitchenTicketSerializer(many=True)

@@ -19,7 +19,11 @@ urlpatterns = [
     path("orders/<uuid:order_id>", views.OrderDetailView.as_view(), name="order-detail"),
     path("orders/<uuid:order_id>/confirm", views.OrderConfirmView.as_view(), name="order-confirm"),
     path("orders/<uuid:order_id>/cancel", views.OrderCancelView.as_view(), name="order-cancel"),
+    path("orders/<uuid:order_id>/bump", views.OrderBumpView.as_view(), name="order-bump"),
+    path("orders/<uuid:order_id>/recall", views.OrderRecallView.as_view(), name="order-recall"),
     path("orders/<uuid:order_id>/items", views.OrderItemCreateView.as_view(), name="order-item-create"),
     path("orders/<uuid:order_id>/items/<uuid:item_id>", views.OrderItemDetailView.as_view(), name="order-item-detail"),
     path("orders/<uuid:order_id>/items/<uuid:item_id>/status", views.OrderItemStatusView.as_view(), name="order-item-status"),
+    path("kitchen/board", views.KitchenBoardView.as_view(), name="kitchen-board"),
+    path("kitchen/tickets/<uuid:order_id>", views.KitchenTicketView.as_view(), name="kitchen-ticket"),
 ]

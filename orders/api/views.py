@@ -1,5 +1,6 @@
 """REST views: validate shape, call one selector or service, render. They catch nothing."""
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
@@ -272,6 +273,55 @@ class OrderItemStatusView(OrderScopedMixin, APIView):
     def post(self, request, order_id, item_id):
         data = validated(s.ItemStatusSerializer, request)
         item = services.item_set_status(
-            actor=request.user, item=self._item(order_id, item_id), status=data["status"]
+            actor=request.user, item=self._item(order_id, item_id), status=data["status"],
+            expected_status=data.get("expected_status"),
         )
         return Response(s.OrderItemSerializer(item).data)
+
+
+# --- Kitchen display ----------------------------------------------------------------------------
+
+
+class KitchenBoardView(RestaurantScopedMixin, APIView):
+    """Everything a kitchen screen shows: open tickets, oldest first, and its settings."""
+
+    @extend_schema(responses={200: s.KitchenBoardSerializer, 401: PROBLEM})
+    def get(self, request):
+        restaurant = self.restaurant
+        board = {
+            "server_time": timezone.now(),
+            "amber_after_minutes": restaurant.ticket_amber_after_minutes,
+            "red_after_minutes": restaurant.ticket_red_after_minutes,
+            "stations": selectors.menu_stations(restaurant=restaurant),
+            "tickets": selectors.kitchen_tickets(restaurant=restaurant),
+        }
+        return Response(s.KitchenBoardSerializer(board).data)
+
+
+class KitchenTicketView(RestaurantScopedMixin, APIView):
+    @extend_schema(responses={200: s.KitchenTicketSerializer, 401: PROBLEM, 404: PROBLEM})
+    def get(self, request, order_id):
+        ticket = selectors.kitchen_ticket_get(restaurant=self.restaurant, order_id=order_id)
+        return Response(s.KitchenTicketSerializer(ticket).data)
+
+
+class OrderBumpView(OrderScopedMixin, APIView):
+    @extend_schema(
+        request=None, responses={200: s.OrderSerializer, **_ERRORS}, parameters=[IDEMPOTENCY_KEY],
+        description="Kitchen: every PENDING or IN_PROGRESS item of the order becomes READY.",
+    )
+    @idempotent
+    def post(self, request, order_id):
+        order = services.order_bump(actor=request.user, order=self._order(order_id))
+        return self._render(order)
+
+
+class OrderRecallView(OrderScopedMixin, APIView):
+    @extend_schema(
+        request=None, responses={200: s.OrderSerializer, **_ERRORS}, parameters=[IDEMPOTENCY_KEY],
+        description="Kitchen: undo a bump; the order's READY items go back to IN_PROGRESS.",
+    )
+    @idempotent
+    def post(self, request, order_id):
+        order = services.order_recall(actor=request.user, order=self._order(order_id))
+        return self._render(order)
