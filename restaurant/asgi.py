@@ -1,4 +1,9 @@
-"""ASGI entry point: HTTP (Django) and the realtime WebSocket endpoint."""
+"""ASGI entry point: HTTP (Django), the realtime WebSocket endpoint, and Socket.IO.
+
+`/socket.io/` (Engine.IO long-polling over HTTP and its websocket transport) goes to the
+Socket.IO server (`realtime.socketio`), for the reference backend's clients; everything
+else goes to Channels as before: HTTP to Django, `/ws/events/` to the events consumer.
+"""
 
 import os
 
@@ -14,12 +19,15 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from realtime.auth import websocket_auth_stack  # noqa: E402
 from realtime.publisher import bind_to_server_loop  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
+from realtime.socketio import socketio_application  # noqa: E402
 
 application = bind_to_server_loop(
-    ProtocolTypeRouter(
-        {
-            "http": django_asgi_app,
-            "websocket": websocket_auth_stack(URLRouter(websocket_urlpatterns)),
-        }
+    socketio_application(
+        ProtocolTypeRouter(
+            {
+                "http": django_asgi_app,
+                "websocket": websocket_auth_stack(URLRouter(websocket_urlpatterns)),
+            }
+        )
     )
 )
