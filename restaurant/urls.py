@@ -1,4 +1,5 @@
 from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -19,7 +20,7 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("problems/<slug:slug>", problems.problem_type_page, name="problem-type"),
     # Unknown API paths (a malformed id included) answer problem details, DEBUG or not.
-    re_path(r"^api/", problems.handler404),
+    re_path(r"^api/", csrf_exempt(problems.handler404)),
 ]
 
 handler400 = problems.handler400

@@ -48,3 +48,12 @@ class BlankAsNullCharField(serializers.CharField):
 
     def to_internal_value(self, data):
         return super().to_internal_value(data) if data is not None else ""
+
+
+class StrictUUIDField(serializers.UUIDField):
+    """A UUID given as a string. DRF's own field also takes integers (`UUID(int=123)`)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid", value=data)
+        return super().to_internal_value(data)

@@ -1,6 +1,10 @@
 """Query filters for the list endpoints. Parameter names are camelCase, as on the wire."""
 
+from datetime import UTC
+
 import django_filters as filters
+from django import forms
+from django_filters.fields import IsoDateTimeField
 
 from ..models import (
     ItemStatus,
@@ -17,10 +21,33 @@ class StatusInFilter(filters.BaseInFilter, filters.ChoiceFilter):
     """`?status=CONFIRMED,IN_PROGRESS`."""
 
 
+class InstantField(IsoDateTimeField):
+    def clean(self, value):
+        instant = super().clean(value)
+        try:
+            instant is not None and instant.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("Out of range.", code="invalid") from None
+        return instant
+
+
+class InstantFilter(filters.IsoDateTimeFilter):
+    field_class = InstantField
+
+
+class StrictBooleanFilter(filters.TypedChoiceFilter):
+    """`true` or `false`; anything else is a 400, not silently ignored."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("choices", [("true", "true"), ("false", "false")])
+        kwargs.setdefault("coerce", lambda value: value == "true")
+        super().__init__(*args, **kwargs)
+
+
 class OrderFilter(filters.FilterSet):
     status = StatusInFilter(choices=OrderStatus.choices, help_text="One or more, comma-separated.")
     tableSessionId = filters.UUIDFilter(field_name="table_session_id")
-    updatedSince = filters.IsoDateTimeFilter(
+    updatedSince = InstantFilter(
         field_name="updated_at", lookup_expr="gte",
         help_text="Only orders changed at or after this ISO-8601 instant (for incremental sync).",
     )
@@ -44,7 +71,7 @@ class TableSessionFilter(filters.FilterSet):
 
 
 class TableFilter(filters.FilterSet):
-    active = filters.BooleanFilter()
+    active = StrictBooleanFilter()
 
     class Meta:
         model = Table
@@ -52,7 +79,7 @@ class TableFilter(filters.FilterSet):
 
 
 class MenuItemFilter(filters.FilterSet):
-    active = filters.BooleanFilter()
+    active = StrictBooleanFilter()
     station = filters.CharFilter(max_length=50)
 
     class Meta:

@@ -6,7 +6,7 @@ Output serializers render models; input serializers only validate shape. Rules l
 
 from rest_framework import serializers
 
-from restaurant.wire import BlankAsNullCharField, MoneyField, TimestampField
+from restaurant.wire import BlankAsNullCharField, MoneyField, StrictUUIDField, TimestampField
 
 from ..models import ItemStatus, MenuItem, Order, OrderItem, Table, TableSession, User
 
@@ -114,12 +114,12 @@ class TableSessionOpenSerializer(serializers.Serializer):
 
 
 class OrderCreateSerializer(serializers.Serializer):
-    table_session_id = serializers.UUIDField()
+    table_session_id = StrictUUIDField()
     notes = BlankAsNullCharField(max_length=500)
 
 
 class OrderItemCreateSerializer(serializers.Serializer):
-    menu_item_id = serializers.UUIDField(required=False, allow_null=True)
+    menu_item_id = StrictUUIDField(required=False, allow_null=True)
     name = serializers.CharField(max_length=200, required=False)
     qty = serializers.IntegerField(min_value=1, max_value=999)
     unit_price = MoneyField(min_value=0, required=False)

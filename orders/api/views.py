@@ -1,5 +1,7 @@
 """REST views: validate shape, call one selector or service, render. They catch nothing."""
 
+import hashlib
+
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -45,7 +47,11 @@ class LoginEmailThrottle(SimpleRateThrottle):
         email = request.data.get("email") if isinstance(request.data, dict) else None
         if not isinstance(email, str) or not email:
             return None
-        return self.cache_format % {"scope": self.scope, "ident": email.strip().lower()[:254]}
+        # Hashed: an email may hold characters a cache key cannot (NUL, lone surrogates).
+        digest = hashlib.sha256(
+            email.strip().lower().encode("utf-8", "surrogatepass")
+        ).hexdigest()
+        return self.cache_format % {"scope": self.scope, "ident": digest}
 
 
 class LoginView(APIView):
