@@ -1,0 +1,236 @@
+"""The Socket.IO bridge in-process: the restaurant's outbox stream, emitted to its room in id
+order exactly once (duplicates dropped, gaps filled from the outbox, silent streams
+re-subscribed), and sockets closed on expiry and revocation. The server is a recorder."""
+
+import asyncio
+import time
+
+import pytest
+import pytest_asyncio
+from channels.layers import get_channel_layer
+
+from orders import services
+from orders.models import User
+from realtime import socketio as sio_module
+from realtime.auth import SocketIdentity
+from realtime.events import layer_message, restaurant_group
+from realtime.models import OutboxEvent
+from realtime.publisher import publisher
+
+from ..conftest import Floor
+from .conftest import db
+from .test_events import _draft_with_items
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+
+
+class RecordingServer:
+    """Stands in for socketio.AsyncServer: records emits and disconnects."""
+
+    def __init__(self):
+        self.emitted: list[tuple[str, str, dict]] = []
+        self.disconnected: list[str] = []
+        self.hub = None
+
+    async def emit(self, event, data=None, to=None, namespace=None):
+        self.emitted.append((to, event, data))
+
+    async def disconnect(self, sid, namespace=None):
+        self.disconnected.append(sid)
+        self.hub.detach(sid)  # what the real server's disconnect handler does
+
+    def to(self, room):
+        return [(event, data) for target, event, data in self.emitted if target == room]
+
+
+@pytest_asyncio.fixture
+async def hub():
+    server = RecordingServer()
+    hub = sio_module.Hub(server, is_alive=lambda sid: True)
+    server.hub = hub
+    yield hub
+    for sid in list(hub.sockets):
+        hub.detach(sid)
+    if hub._reaper:
+        hub._reaper.cancel()
+    await asyncio.sleep(0.05)
+
+
+def identity(user, expires_in=600.0, session_id="login-1"):
+    return SocketIdentity(
+        user_id=str(user.pk), restaurant_id=str(user.restaurant_id), role=user.role, method="token",
+        expires_at=time.time() + expires_in, session_id=session_id,
+    )
+
+
+async def until(condition, timeout=3.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def _confirm(floor, order):
+    services.order_confirm(actor=floor.waiter, order=order)
+
+
+def _outbox(restaurant_id):
+    return list(OutboxEvent.objects.filter(restaurant_id=restaurant_id).order_by("seq"))
+
+
+async def test_emits_in_id_order_exactly_once_dropping_duplicates_and_filling_gaps(hub, monkeypatch):
+    floor = await db(Floor)()
+    rid = str(floor.restaurant.pk)
+    room = f"restaurant:{rid}"
+    assert await hub.attach("s1", identity(floor.kitchen))
+    bridge = hub.bridges[rid]
+    assert bridge.last_id == 0
+
+    # Commit events without publishing them: the test plays the channel layer.
+    monkeypatch.setattr(publisher, "kick", lambda restaurant_id: None)
+    layer, group = get_channel_layer(), restaurant_group(rid)
+
+    async def commit_order():
+        order = await db(_draft_with_items)(floor, 1)
+        await db(_confirm)(floor, order)
+        return await db(_outbox)(rid)
+
+    events = await commit_order()
+    await layer.group_send(group, layer_message(events[1]))  # 1 never came: a gap
+    await until(lambda: len(hub.server.to(room)) == 2)
+    await layer.group_send(group, layer_message(events[0]))  # late duplicate
+    await layer.group_send(group, layer_message(events[1]))  # at-least-once duplicate
+
+    events = await commit_order()
+    await layer.group_send(group, layer_message(events[2]))  # live, in order
+    await until(lambda: len(hub.server.to(room)) == 3)
+    await layer.group_send(group, {"type": "stream.heartbeat", "head": 4})  # 4 was dropped
+    await until(lambda: len(hub.server.to(room)) == 4)
+    await layer.group_send(group, layer_message(events[3]))  # ... and turns up late
+
+    events = await commit_order()
+    for event in events[4:]:
+        await layer.group_send(group, layer_message(event))
+    await layer.group_send(group, {"type": "stream.heartbeat", "head": 6})
+    await until(lambda: len(hub.server.to(room)) == 6)
+    await asyncio.sleep(0.2)
+
+    assert [e.seq for e in events] == [1, 2, 3, 4, 5, 6]
+    assert hub.server.to(room) == [(e.name, e.payload) for e in events]
+    assert bridge.last_id == 6 and bridge.subscriptions == 1
+
+
+async def test_one_bridge_per_restaurant_stopped_with_its_last_socket(hub):
+    floor_a, floor_b = await db(Floor)("A"), await db(Floor)("B")
+    a, b = str(floor_a.restaurant.pk), str(floor_b.restaurant.pk)
+    assert await hub.attach("a1", identity(floor_a.kitchen))
+    assert await hub.attach("a2", identity(floor_a.waiter))
+    assert await hub.attach("b1", identity(floor_b.kitchen))
+    assert set(hub.bridges) == {a, b}
+    assert publisher._local[a] == 2 and publisher._local[b] == 1  # heartbeats for both
+    bridge_a = hub.bridges[a]
+    channel = bridge_a.channel
+    layer = get_channel_layer()
+    in_memory = type(layer).__name__ == "InMemoryChannelLayer"
+    if in_memory:
+        assert channel in layer.groups[restaurant_group(a)]
+
+    hub.detach("a1")
+    assert hub.bridges[a] is bridge_a  # a2 still listens
+    hub.detach("a2")
+    hub.detach("a2")  # idempotent
+    await until(lambda: bridge_a._task.done())
+    assert a not in hub.bridges and a not in publisher._local
+    assert bridge_a.channel is None  # left the group
+    if in_memory:
+        assert channel not in layer.groups.get(restaurant_group(a), {})
+
+    # Events of A now go nowhere; B's bridge still delivers B's.
+    order_b = await db(_draft_with_items)(floor_b, 1)
+    await db(_confirm)(floor_b, order_b)
+    await until(lambda: len(hub.server.to(f"restaurant:{b}")) == 2)
+    assert hub.server.to(f"restaurant:{a}") == []
+
+
+async def test_silent_stream_is_resubscribed_and_what_it_missed_is_filled(hub, settings):
+    settings.WS_HEARTBEAT_INTERVAL = 0.2
+    floor = await db(Floor)()
+    rid = str(floor.restaurant.pk)
+    room = f"restaurant:{rid}"
+    assert await hub.attach("s1", identity(floor.kitchen))
+    bridge = hub.bridges[rid]
+    old_channel = bridge.channel
+
+    # The layer forgets the bridge (a Redis restart): events are published to nobody.
+    await get_channel_layer().group_discard(restaurant_group(rid), old_channel)
+    order = await db(_draft_with_items)(floor, 1)
+    await db(_confirm)(floor, order)
+    await asyncio.sleep(0.1)
+    assert hub.server.to(room) == []
+
+    # Three silent intervals later it subscribes again and fills the gap from the outbox.
+    await until(lambda: len(hub.server.to(room)) == 2, timeout=3)
+    assert bridge.subscriptions == 2 and bridge.channel != old_channel
+    # And live events flow again, once.
+    order = await db(_draft_with_items)(floor, 1)
+    await db(_confirm)(floor, order)
+    await until(lambda: len(hub.server.to(room)) == 4)
+    await asyncio.sleep(0.2)
+    assert [e for e, _ in hub.server.to(room)] == ["order.new", "order.status.changed"] * 2
+    assert bridge.last_id == 4
+
+
+async def test_logout_closes_that_logins_sockets_and_deactivation_all_of_the_users(hub):
+    floor = await db(Floor)()
+    assert await hub.attach("login1", identity(floor.waiter, session_id="one"))
+    assert await hub.attach("login2", identity(floor.waiter, session_id="two"))
+    assert await hub.attach("kitchen", identity(floor.kitchen, session_id="three"))
+
+    publisher.revoke(floor.waiter.pk, session_id="one", reason="Logged out")
+    await until(lambda: hub.server.disconnected == ["login1"])
+    assert hub.server.to("login1") == [("auth.closed", {"reason": "Logged out"})]
+    assert set(hub.sockets) == {"login2", "kitchen"}
+
+    def deactivate():
+        user = User.objects.get(pk=floor.waiter.pk)
+        user.is_active = False
+        user.save()
+
+    await db(deactivate)()  # the receivers revoke after commit
+    await until(lambda: hub.server.disconnected == ["login1", "login2"])
+    assert hub.server.to("login2") == [("auth.closed", {"reason": "Account changed"})]
+    assert set(hub.sockets) == {"kitchen"} and set(hub.users) == {str(floor.kitchen.pk)}
+
+
+async def test_socket_closed_when_its_token_expires(hub):
+    floor = await db(Floor)()
+    assert await hub.attach("short", identity(floor.kitchen, expires_in=0.3))
+    assert await hub.attach("long", identity(floor.kitchen, expires_in=600))
+    await until(lambda: hub.server.disconnected == ["short"], timeout=2)
+    assert hub.server.to("short") == [("auth.closed", {"reason": "Token expired"})]
+    assert set(hub.sockets) == {"long"}
+
+
+async def test_sockets_whose_engineio_session_vanished_are_reaped(hub):
+    floor = await db(Floor)()
+    alive = {"s1"}
+    hub._is_alive = lambda sid: sid in alive
+    assert await hub.attach("s1", identity(floor.kitchen))
+    assert await hub.attach("s2", identity(floor.waiter))
+    hub.reap()
+    assert set(hub.sockets) == {"s1"}
+    alive.clear()
+    hub.reap()
+    assert hub.sockets == {} and hub.bridges == {} and hub.users == {}
+
+
+async def test_token_is_read_as_the_reference_gateway_reads_it():
+    read = sio_module.token_from_handshake
+    assert read({"HTTP_AUTHORIZATION": "Bearer abc"}, {"token": "def"}) == "abc"  # header first
+    assert read({}, {"token": "def"}) == "def"
+    assert read({"HTTP_AUTHORIZATION": "Basic abc"}, {"token": "def"}) == "def"
+    assert read({"HTTP_AUTHORIZATION": "Basic abc"}, None) is None
+    assert read({"HTTP_AUTHORIZATION": "Bearer "}, {}) is None
+    assert read({"QUERY_STRING": "token=abc"}, None) is None  # never from the URL
+    assert read({}, {"token": 42}) == "42"  # not a JWT: refused as invalid, not as missing
