@@ -519,3 +519,48 @@ def test_event_caused_on_one_worker_reaches_a_socketio_client_on_another(node_cl
             probe.close()
         worker_a.stop()
         worker_b.stop()
+
+
+@pytest.mark.redis
+def test_redis_restart_under_socketio_clients_loses_and_repeats_nothing(node_client, floors):
+    """Socket.IO clients have no resume: the bridge heals for them. Events committed while
+    Redis is down wait in the outbox; once it is back, each socket gets every one of them,
+    in order, exactly once, without reconnecting."""
+    from ..live import RedisServer
+
+    floor, _ = floors
+    redis = RedisServer("socketio-redis-restart")
+    server = DaphneServer(
+        "socketio-redis-restart-worker", REDIS_URL=redis.url, WS_HEARTBEAT_INTERVAL="0.5",
+        OUTBOX_SWEEP_INTERVAL="0.5", OUTBOX_SWEEP_GRACE="0.5",
+    )
+    probe = None
+    try:
+        waiter, kitchen = tokens(floor.waiter).access_token, tokens(floor.kitchen).access_token
+        session = str(floor.session.pk)
+        probe = Probe([
+            spec("websocket", server, kitchen, "auth", ["websocket"]),
+            spec("polling", server, kitchen, "header", ["polling"]),
+        ])
+        probe.first("websocket", "connect")
+        probe.first("polling", "connect")
+        flows = [curl_flow(server, waiter, kitchen, session)]
+        for name in ("websocket", "polling"):
+            probe.events(name, 4)
+
+        redis.stop()
+        flows += [curl_flow(server, waiter, kitchen, session) for _ in range(2)]
+        redis._start("socketio-redis-restart")
+        flows.append(curl_flow(server, waiter, kitchen, session))
+
+        expected = [event for flow in flows for event in expected_events(flow)]
+        for name in ("websocket", "polling"):
+            assert_exact(probe.events(name, 16, timeout=20), expected)
+        time.sleep(0.5)
+        assert [len(probe.of(name, "event")) for name in ("websocket", "polling")] == [16, 16]
+        assert not [r for r in probe.records if r["kind"] == "disconnect"]
+    finally:
+        if probe:
+            probe.close()
+        server.stop()
+        redis.stop()
