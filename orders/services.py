@@ -91,6 +91,19 @@ def _lock_order(actor: User, order_id) -> Order:
     return order
 
 
+def _lock_session(actor: User, session_id) -> TableSession:
+    try:
+        session = (
+            TableSession.objects.select_for_update(of=("self",))
+            .select_related("table")
+            .get(pk=session_id)
+        )
+    except TableSession.DoesNotExist:
+        raise NotFound("Table session not found.") from None
+    _require_same_restaurant(actor, session.table.restaurant_id)
+    return session
+
+
 def _lock_item(order: Order, item_id) -> OrderItem:
     try:
         return OrderItem.objects.select_for_update().get(pk=item_id, order=order)
@@ -152,15 +165,7 @@ def table_session_open(*, actor: User, table: Table, guests: int | None = None) 
 @transaction.atomic
 def table_session_close(*, actor: User, session: TableSession) -> TableSession:
     _require_role(actor, _FLOOR, "close a table session")
-    try:
-        session = (
-            TableSession.objects.select_for_update(of=("self",))
-            .select_related("table")
-            .get(pk=session.pk)
-        )
-    except TableSession.DoesNotExist:
-        raise NotFound("Table session not found.") from None
-    _require_same_restaurant(actor, session.table.restaurant_id)
+    session = _lock_session(actor, session.pk)
     if session.status != TableSessionStatus.OPEN:
         raise IllegalTransition(
             kind="table session", current=session.status, target=TableSessionStatus.CLOSED
@@ -183,15 +188,7 @@ def table_session_close(*, actor: User, session: TableSession) -> TableSession:
 @transaction.atomic
 def order_create(*, actor: User, table_session: TableSession, notes: str = "") -> Order:
     _require_role(actor, _FLOOR, "create orders")
-    try:
-        session = (
-            TableSession.objects.select_for_update(of=("self",))
-            .select_related("table")
-            .get(pk=table_session.pk)
-        )
-    except TableSession.DoesNotExist:
-        raise NotFound("Table session not found.") from None
-    _require_same_restaurant(actor, session.table.restaurant_id)
+    session = _lock_session(actor, table_session.pk)
     if session.status != TableSessionStatus.OPEN:
         raise Conflict("Table session is CLOSED: open a new session for the table first.")
     order = Order(

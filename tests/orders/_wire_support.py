@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 import uuid
 
-import pytest
 from rest_framework.test import APIClient
 
 ORDER_KEYS = {
@@ -93,9 +92,3 @@ def login(email: str, password: str, client: APIClient | None = None):
     )
 
 
-@pytest.fixture(autouse=True)
-def fast_password_hasher(settings):
-    """PBKDF2 at full strength makes every factory user and login cost ~0.3 s; what these
-    tests check does not depend on the hasher. Imported (so autouse) by the modules that
-    want it."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

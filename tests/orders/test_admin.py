@@ -22,7 +22,6 @@ from orders.models import (
 )
 
 from ..factories import PASSWORD, MenuItemFactory, UserFactory
-from ._wire_support import fast_password_hasher  # noqa: F401 - autouse fixture
 
 ADMIN = "/admin/"
 STRONG_PASSWORD = "Zebra-Quantum-Lantern-91"

@@ -29,7 +29,6 @@ from ._wire_support import (
     USER_KEYS,
     assert_problem,
     assert_uuid,
-    fast_password_hasher,  # noqa: F401 - autouse fixture
     login,
 )
 

@@ -26,12 +26,6 @@ from ..factories import PASSWORD, OrderItemFactory, TableFactory, TableSessionFa
 from ._isolation_support import assert_db_unchanged, assert_problem, client_as, db_state, send
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    """The default PBKDF2 hasher costs ~0.4 s per user created."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 class Ctx:
     def __init__(self, floor):
         self.floor = floor

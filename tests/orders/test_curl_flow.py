@@ -36,7 +36,6 @@ from ._wire_support import (
     assert_timestamp,
     assert_uuid,
     bearer,
-    fast_password_hasher,  # noqa: F401 - autouse fixture
     login,
 )
 

@@ -25,7 +25,6 @@ from ._wire_support import (
     assert_item_json,
     assert_order_json,
     assert_problem,
-    fast_password_hasher,  # noqa: F401 - autouse fixture
 )
 
 REPLAYED = "Idempotent-Replayed"

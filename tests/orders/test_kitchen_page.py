@@ -179,6 +179,7 @@ def test_board_is_right_after_the_socket_drops_and_events_commit_meanwhile(kitch
     page.wait_for_selector(f'.ticket[data-order="{first}"] .item.CANCELLED', timeout=5000)
     assert ticket(page, third).count() == 0
     assert "stale" not in page.evaluate("document.body.className")
+    page.screenshot(path=str(ARTIFACTS / "kitchen-board-after-reconnect.png"))
 
 
 def test_cancelled_item_struck_through_and_other_restaurant_sees_nothing(kitchen, browser):

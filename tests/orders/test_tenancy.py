@@ -95,12 +95,6 @@ class World:
         return {"a": self.a, "b": self.b}[name]
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hasher(settings):
-    """Six users per test: the default PBKDF2 hasher would make this file take minutes."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def world(floor, other_floor):
     return World(floor, other_floor)

@@ -136,6 +136,14 @@ CRASH_AFTER_COMMIT = textwrap.dedent("""
 """)
 
 
+def _confirm_then_die(order, waiter):
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASH_AFTER_COMMIT, str(order.pk), str(waiter.pk)],
+        cwd=ROOT, env=server_env(), capture_output=True, text=True, timeout=60,
+    )
+    assert crashed.returncode == -9, crashed.stderr
+
+
 @pytest.mark.redis
 def test_process_killed_between_commit_and_publish_the_relay_delivers(seeded_floor):
     floor = seeded_floor
@@ -147,11 +155,7 @@ def test_process_killed_between_commit_and_publish_the_relay_delivers(seeded_flo
         async def scenario():
             client = Client(server.ws_url, kitchen)
             await client.connect()
-            crashed = await asyncio.to_thread(
-                subprocess.run, [sys.executable, "-c", CRASH_AFTER_COMMIT, str(order.pk), str(floor.waiter.pk)],
-                cwd=ROOT, env=server_env(), capture_output=True, text=True, timeout=60,
-            )
-            assert crashed.returncode == -9, crashed.stderr
+            await asyncio.to_thread(_confirm_then_die, order, floor.waiter)
             with pytest.raises(asyncio.TimeoutError):
                 await client.collect(1, timeout=1.5)  # committed, but nobody published it
             relay = await asyncio.to_thread(manage, "relay_outbox", "--once")
@@ -172,7 +176,6 @@ def test_crashed_process_events_are_delivered_by_the_servers_own_sweep(seeded_fl
     """Same crash, no separate relay: the web worker's sweep publishes the event."""
     floor = seeded_floor
     order = floor.order(items=1)
-    redis = None
     extra = {"OUTBOX_SWEEP_INTERVAL": "0.5", "OUTBOX_SWEEP_GRACE": "0.5"}
     server = DaphneServer("worker-sweep", **extra)
     try:
@@ -181,11 +184,7 @@ def test_crashed_process_events_are_delivered_by_the_servers_own_sweep(seeded_fl
         async def scenario():
             client = Client(server.ws_url, kitchen)
             await client.connect()
-            crashed = await asyncio.to_thread(
-                subprocess.run, [sys.executable, "-c", CRASH_AFTER_COMMIT, str(order.pk), str(floor.waiter.pk)],
-                cwd=ROOT, env=server_env(), capture_output=True, text=True, timeout=60,
-            )
-            assert crashed.returncode == -9, crashed.stderr
+            await asyncio.to_thread(_confirm_then_die, order, floor.waiter)
             events = await client.collect(2, timeout=10)
             await client.close()
             return events
@@ -194,8 +193,6 @@ def test_crashed_process_events_are_delivered_by_the_servers_own_sweep(seeded_fl
         assert new["event"] == "order.new"
     finally:
         server.stop()
-        if redis:
-            redis.stop()
 
 
 @pytest.mark.redis

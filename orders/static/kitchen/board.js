@@ -254,7 +254,7 @@
   function enableSound() {
     state.audio = state.audio || new AudioContext();
     state.audio.resume();
-    el("sound").textContent = "🔔 Sound on";
+    el("sound").textContent = "Sound on";
     chime();
   }
 
