@@ -261,8 +261,10 @@ def order_item_update(*, actor: User, item: OrderItem, **changes) -> OrderItem:
         )
     if not changes:
         return item
+    if "notes" in changes:
+        changes["notes"] = changes["notes"] or ""
     for field, value in changes.items():
-        setattr(item, field, value if value is not None or field != "notes" else "")
+        setattr(item, field, value)
     now = timezone.now()
     item.updated_at = now
     _validated(item, exclude=["order", "menu_item"])
