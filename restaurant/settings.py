@@ -251,7 +251,7 @@ SPECTACULAR_SETTINGS = {
 # origin is ever reflected with credentials.
 CORS_ALLOWED_ORIGINS = env.list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_ALLOW_CREDENTIALS = False
-CORS_URLS_REGEX = r"^/(api|socket\.io)/.*$"
+CORS_URLS_REGEX = r"^/api/.*$"  # /socket.io/ answers CORS itself (realtime.socketio)
 CORS_ALLOW_HEADERS = [
     "accept",
     "authorization",
