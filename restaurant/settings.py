@@ -140,6 +140,16 @@ if REDIS_URL:
             "CONFIG": {"hosts": [REDIS_URL], "prefix": env.str("CHANNEL_PREFIX", default="asgi")},
         }
     }
+    if CHANNEL_LAYERS["default"]["BACKEND"].endswith("core.RedisChannelLayer"):
+        CHANNEL_LAYERS["default"]["CONFIG"].update(
+            # redis-py 8 reads with a 5 s socket timeout by default, the same 5 s that
+            # RedisChannelLayer blocks in BZPOPMIN: an idle socket's receive then times out
+            # and the consumer dies. Reads must outlast the blocking pop.
+            hosts=[{"address": REDIS_URL, "socket_timeout": 30}],
+            # Seconds after which the layer forgets a group member; sockets re-join every
+            # half of it (realtime.consumers).
+            group_expiry=env.int("CHANNEL_GROUP_EXPIRY", default=86400),
+        )
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",

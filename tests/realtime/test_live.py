@@ -296,3 +296,32 @@ def test_publishing_opens_no_new_redis_connections_in_steady_state(seeded_floor)
     finally:
         server.stop()
         redis.stop()
+
+
+@pytest.mark.redis
+def test_socket_open_longer_than_group_expiry_still_receives_events(seeded_floor):
+    """RedisChannelLayer forgets group members after group_expiry; sockets re-join in time."""
+    floor = seeded_floor
+    server = DaphneServer(
+        "worker-group-expiry",
+        CHANNEL_LAYER_BACKEND="channels_redis.core.RedisChannelLayer",
+        CHANNEL_GROUP_EXPIRY="2",
+        WS_HEARTBEAT_INTERVAL="0",  # no heartbeat to paper over a vanished member
+    )
+    try:
+        waiter = server.login(floor.waiter.email, "password123")
+        kitchen = server.login(floor.kitchen.email, "password123")
+
+        async def scenario():
+            client = Client(server.ws_url, kitchen)
+            await client.connect()
+            await asyncio.sleep(5)  # well past group_expiry
+            await asyncio.to_thread(_waiter_flow, server, waiter, str(floor.session.pk))
+            events = await client.collect(2, timeout=5)
+            await client.close()
+            return events
+
+        new, changed = asyncio.run(scenario())
+        assert new["event"] == "order.new" and changed["event"] == "order.status.changed"
+    finally:
+        server.stop()
