@@ -1,0 +1,906 @@
+"""Benchmarks side by side with the reference stack: one command, every scenario.
+
+    .venv/bin/python bench/run.py            # full run (~15-20 min on 2 cores)
+    .venv/bin/python bench/run.py --quick    # smaller N, shorter steps (~4 min)
+    .venv/bin/python bench/run.py --smoke    # tiny, seconds: what CI runs
+
+See bench/README.md. Writes bench/results/<timestamp>.json, .md and .png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+PEER = BENCH / "peer"
+PY = sys.executable
+SECRET = "bench-only-secret-key-0123456789abcdef0123456789abcdef"
+CLIENT_PROCS = int(os.environ.get("BENCH_CLIENT_PROCS", "2"))
+
+# --------------------------------------------------------------------------------------------
+# Modes: what each run does. Full is what BENCHMARKS.md reports.
+
+MODES = {
+    "full": dict(
+        fanout_n=[100, 1000, 5000], fanout_rate=2.0, fanout_seconds=10.0,
+        sweep_n=1000, sweep_rates=[10, 25, 50, 100, 200, 300, 400], sweep_seconds=5.0,
+        idle_n=[1000, 10000], two_workers_n=1000, flow_clients=16, flow_seconds=15.0,
+        orders=600,
+    ),
+    "quick": dict(
+        fanout_n=[100, 1000], fanout_rate=2.0, fanout_seconds=4.0,
+        sweep_n=1000, sweep_rates=[25, 100, 200], sweep_seconds=3.0,
+        idle_n=[1000, 3000], two_workers_n=1000, flow_clients=16, flow_seconds=5.0,
+        orders=600,
+    ),
+    "smoke": dict(
+        fanout_n=[10], fanout_rate=4.0, fanout_seconds=1.0,
+        sweep_n=10, sweep_rates=[10], sweep_seconds=1.0,
+        idle_n=[20], two_workers_n=10, flow_clients=4, flow_seconds=1.0,
+        orders=40,
+    ),
+}
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def loadavg() -> list[float]:
+    return [float(x) for x in Path("/proc/loadavg").read_text().split()[:3]]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------------------------------
+# Processes
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+class Server:
+    """A server under test: ours (daphne or uvicorn, a channel layer) or the Node peer."""
+
+    def __init__(self, name: str, kind: str, env: dict, logdir: Path, layer: str = "pubsub"):
+        self.name, self.kind, self.layer = name, kind, layer
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        if kind == "peer":
+            args = ["node", str(PEER / "server.js")]
+            env = dict(env, PORT=str(self.port))
+        elif kind == "daphne":
+            args = [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "restaurant.asgi:application"]
+        elif kind == "uvicorn":
+            args = [PY, "-m", "uvicorn", "restaurant.asgi:application", "--host", "127.0.0.1",
+                    "--port", str(self.port), "--loop", "uvloop", "--http", "httptools",
+                    "--ws", "websockets", "--no-access-log", "--log-level", "warning"]
+        else:
+            raise ValueError(kind)
+        self.log = open(logdir / f"{name}-{self.port}.log", "wb")
+        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        self._wait()
+
+    def _wait(self, timeout=30.0):
+        import urllib.request
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited ({self.proc.returncode}); see {self.log.name}")
+            try:
+                urllib.request.urlopen(self.base + "/healthz", timeout=2).read()
+                return
+            except Exception:  # noqa: BLE001
+                time.sleep(0.2)
+        raise RuntimeError(f"{self.name} did not come up")
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.log.close()
+
+
+class ClientPool:
+    """N sockets spread over client processes (one per core by default)."""
+
+    def __init__(self, url: str, kind: str, count: int, token: str, procs: int = CLIENT_PROCS):
+        self.kind = kind
+        self.procs = []
+        self.connected = self.failed = 0
+        started = time.monotonic()
+        shares = [count // procs + (1 if i < count % procs else 0) for i in range(procs)]
+        for share in shares:
+            if share == 0:
+                continue
+            self.procs.append(subprocess.Popen(
+                [PY, str(BENCH / "clients.py"), "--url", url, "--kind", kind, "--count", str(share),
+                 "--token", token],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+            ))
+        for p in self.procs:
+            line = p.stdout.readline()
+            if not line:
+                raise RuntimeError("a client process died while connecting")
+            answer = json.loads(line)
+            self.connected += answer["connected"]
+            self.failed += answer["failed"]
+        self.connect_seconds = time.monotonic() - started
+
+    def _ask(self, command: str) -> list[dict]:
+        for p in self.procs:
+            p.stdin.write(command + "\n")
+            p.stdin.flush()
+        return [json.loads(p.stdout.readline()) for p in self.procs]
+
+    def reset(self):
+        self._ask("reset")
+
+    def count(self) -> int:
+        return sum(a["count"] for a in self._ask("count"))
+
+    def dump(self, tmpdir: Path) -> list[dict]:
+        paths = [tmpdir / f"arrivals-{p.pid}.json" for p in self.procs]
+        for p, path in zip(self.procs, paths):
+            p.stdin.write(f"dump {path}\n")
+            p.stdin.flush()
+        for p in self.procs:
+            p.stdout.readline()
+        dumps = []
+        for path in paths:
+            dumps.append(json.loads(path.read_text()))
+            path.unlink()
+        return dumps
+
+    def close(self):
+        for p in self.procs:
+            try:
+                p.stdin.write("quit\n")
+                p.stdin.flush()
+            except (BrokenPipeError, OSError):
+                pass
+        for p in self.procs:
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+# --------------------------------------------------------------------------------------------
+# A lean HTTP/1.1 keep-alive client for the REST driver (no dependency, little CPU)
+
+
+class Http:
+    def __init__(self, base: str):
+        parts = urlsplit(base)
+        self.host, self.port = parts.hostname, parts.port
+        self.idle: list = []
+
+    async def _open(self):
+        return await asyncio.open_connection(self.host, self.port)
+
+    async def request(self, method: str, path: str, token: str, body=None, timeout: float = 30.0):
+        return await asyncio.wait_for(self._request(method, path, token, body), timeout)
+
+    async def _request(self, method: str, path: str, token: str, body=None):
+        conn = self.idle.pop() if self.idle else await self._open()
+        reader, writer = conn
+        data = json.dumps(body).encode() if body is not None else b""
+        head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(data)}\r\nConnection: keep-alive\r\n\r\n").encode()
+        sent = time.monotonic()
+        writer.write(head + data)
+        status_line = await reader.readline()
+        status = int(status_line.split()[1])
+        length, chunked, close = None, False, False
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            name = name.strip().lower()
+            if name == "content-length":
+                length = int(value)
+            elif name == "transfer-encoding" and "chunked" in value.lower():
+                chunked = True
+            elif name == "connection" and "close" in value.lower():
+                close = True
+        if chunked:
+            chunks = []
+            while True:
+                size = int((await reader.readline()).split(b";")[0], 16)
+                if size == 0:
+                    await reader.readline()
+                    break
+                chunks.append(await reader.readexactly(size))
+                await reader.readline()
+            payload = b"".join(chunks)
+        elif length is not None:
+            payload = await reader.readexactly(length)
+        else:
+            payload = await reader.read()
+            close = True
+        received = time.monotonic()
+        if close:
+            writer.close()
+        else:
+            self.idle.append(conn)
+        return status, payload, sent, received
+
+    def close(self):
+        for _, writer in self.idle:
+            writer.close()
+        self.idle = []
+
+
+@dataclass
+class Transitions:
+    """The transition driver's state: which status each toggled item is in."""
+
+    items: list
+    token: str
+    status: dict = field(default_factory=dict)
+    cursor: int = 0
+
+    def __post_init__(self):
+        for _, item in self.items:
+            self.status[item] = "PENDING"
+
+    def next(self):
+        order, item = self.items[self.cursor % len(self.items)]
+        self.cursor += 1
+        target = "IN_PROGRESS" if self.status[item] == "PENDING" else "PENDING"
+        return order, item, target
+
+
+async def drive(base: str, transitions: Transitions, rate: float, seconds: float, max_inflight: int = 256):
+    """Open-loop item transitions at `rate`/s for `seconds`. Returns one record per call."""
+    http = Http(base)
+    records = []
+    inflight = 0
+    busy_items = set()
+    start = time.monotonic()
+    total = max(1, int(rate * seconds))
+    tasks = []
+
+    async def one(order, item, target):
+        nonlocal inflight
+        try:
+            status, payload, sent, received = await http.request(
+                "POST", f"/api/v1/orders/{order}/items/{item}/status", transitions.token, {"status": target})
+            key = None
+            if status == 200:
+                body = json.loads(payload)
+                transitions.status[item] = body["status"]
+                key = ["item", body["id"], body["status"], body["updatedAt"]]
+            records.append({"status": status, "sent": sent, "received": received, "key": key})
+        except Exception as exc:  # noqa: BLE001
+            records.append({"status": 0, "error": repr(exc), "sent": time.monotonic(), "received": time.monotonic(), "key": None})
+        finally:
+            inflight -= 1
+            busy_items.discard(item)
+
+    skipped = 0
+    for k in range(total):
+        due = start + k / rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        if inflight >= max_inflight:
+            skipped += 1
+            continue
+        order, item, target = transitions.next()
+        if item in busy_items:  # its previous move is still in flight: take the next item
+            order, item, target = transitions.next()
+        busy_items.add(item)
+        inflight += 1
+        tasks.append(asyncio.ensure_future(one(order, item, target)))
+    await asyncio.gather(*tasks)
+    elapsed = time.monotonic() - start
+    http.close()
+    ok = [r for r in records if r["status"] == 200]
+    return {
+        "records": records, "target_rate": rate, "requested": total, "skipped": skipped,
+        "ok": len(ok), "errors": len(records) - len(ok), "elapsed": elapsed,
+        "achieved_rate": len(ok) / elapsed if elapsed else 0.0,
+        "rest_ms": percentiles([(r["received"] - r["sent"]) * 1000 for r in ok]),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# Statistics
+
+
+def percentiles(values: list[float]) -> dict:
+    if not values:
+        return {"count": 0, "median_ms": None, "p99_ms": None, "max_ms": None}
+    values = sorted(values)
+    p99 = values[min(len(values) - 1, max(0, int(round(0.99 * len(values))) - 1))]
+    return {"count": len(values), "median_ms": round(statistics.median(values), 2),
+            "p99_ms": round(p99, 2), "max_ms": round(values[-1], 2)}
+
+
+def latencies(driven: dict, dumps: list[dict], sockets: int) -> dict:
+    by_key = {}
+    for r in driven["records"]:
+        if r["key"] is not None:
+            by_key[tuple(r["key"])] = r
+    from_response, from_request = [], []
+    for dump in dumps:
+        for event in dump["events"]:
+            key = event["key"]
+            record = by_key.get(tuple(key)) if key else None
+            if record is None:
+                continue
+            for t in event["times"]:
+                from_response.append((t - record["received"]) * 1000)
+                from_request.append((t - record["sent"]) * 1000)
+    expected = len(by_key) * sockets
+    stats = percentiles(from_response)
+    stats.update({
+        "expected_deliveries": expected, "deliveries": len(from_response),
+        "missing": expected - len(from_response),
+        "from_request": percentiles(from_request),
+        "samples_ms": sorted(from_response),
+    })
+    return stats
+
+
+# --------------------------------------------------------------------------------------------
+# The runner
+
+
+class Bench:
+    def __init__(self, mode: str, only: set[str] | None, outdir: Path):
+        self.mode = mode
+        self.cfg = MODES[mode]
+        self.only = only
+        self.outdir = outdir
+        self.logdir = outdir / "logs"
+        self.logdir.mkdir(parents=True, exist_ok=True)
+        self.database_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_restaurant")
+        self.redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+        self.results = {
+            "meta": self._meta(),
+            "scenarios": {"fanout": [], "max_rate": [], "idle_rss": [], "two_workers": [], "rest_flow": []},
+        }
+        self.loads = []
+
+    def _meta(self):
+        cpu = "unknown"
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
+        node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip() if shutil.which("node") else None
+        return {
+            "mode": self.mode, "command": " ".join([".venv/bin/python", "bench/run.py", *sys.argv[1:]]),
+            "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "nproc": os.cpu_count(), "cpu": cpu, "ram_gib": round(mem_kib / 1024 / 1024, 1),
+            "python": platform.python_version(), "node": node,
+            "client_procs": CLIENT_PROCS, "loadavg_start": loadavg(),
+        }
+
+    def env(self, **extra) -> dict:
+        env = dict(os.environ)
+        env.update(
+            DATABASE_URL=self.database_url, REDIS_URL=self.redis_url, SECRET_KEY=SECRET,
+            JWT_SECRET=SECRET, DEBUG="0", ALLOWED_HOSTS="127.0.0.1,localhost",
+            ACCESS_TOKEN_LIFETIME="86400", DB_CONN_MAX_AGE="600", LOG_LEVEL="WARNING",
+            PYTHONUNBUFFERED="1",
+        )
+        env.pop("CHANNEL_LAYER_BACKEND", None)
+        env.update({k: str(v) for k, v in extra.items()})
+        return env
+
+    def wants(self, scenario: str) -> bool:
+        return self.only is None or scenario in self.only
+
+    # --- setup ---------------------------------------------------------------------------
+
+    def setup(self):
+        import psycopg
+        parts = urlsplit(self.database_url)
+        dbname = parts.path.lstrip("/")
+        admin = self.database_url.rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone():
+                log(f"creating database {dbname}")
+                conn.execute(f'CREATE DATABASE "{dbname}"')
+        log("migrating the bench database")
+        subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=self.env(), check=True)
+        log("seeding (first run creates the orders: ~1 min)")
+        seeded = subprocess.run([PY, str(BENCH / "seed.py"), "--orders", str(self.cfg["orders"])],
+                                cwd=ROOT, env=self.env(), check=True, capture_output=True, text=True)
+        self.data = json.loads(seeded.stdout.strip().splitlines()[-1])
+        if not (PEER / "node_modules").exists():
+            log("npm ci in bench/peer")
+            subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=PEER, check=True)
+
+    def reset_items(self):
+        import psycopg
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            conn.execute("UPDATE orders_orderitem SET status = 'PENDING' WHERE id = ANY(%s::uuid[])",
+                         ([i for _, i in self.data["items"]],))
+            conn.execute("UPDATE realtime_outboxevent SET published_at = now() WHERE published_at IS NULL")
+        return Transitions(self.data["items"], self.data["tokens"]["manager"])
+
+    def server(self, name, kind, layer="pubsub", **extra) -> Server:
+        env = self.env(**extra)
+        if kind != "peer":
+            env["CHANNEL_LAYER_BACKEND"] = {
+                "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "core": "channels_redis.core.RedisChannelLayer",
+            }[layer]
+        return Server(name, kind, env, self.logdir, layer)
+
+    # --- one measured run ----------------------------------------------------------------
+
+    def measure(self, servers: list[Server], pools: list[ClientPool], rest_base: str,
+                transitions: Transitions, rate: float, seconds: float) -> dict:
+        sockets = sum(p.connected for p in pools)
+        # Warm up (connections, caches), then measure from clean counters.
+        asyncio.run(drive(rest_base, transitions, rate, min(1.0, seconds)))
+        time.sleep(0.2 if self.mode == "smoke" else 0.5)
+        for p in pools:
+            p.reset()
+        cpu0 = {s.name: proc_cpu_seconds(s.pid) for s in servers}
+        load0 = loadavg()
+        wall0 = time.monotonic()
+        driven = asyncio.run(drive(rest_base, transitions, rate, seconds))
+        expected = driven["ok"] * sockets
+        # Let the fan-out finish: until every delivery arrived or nothing moves for 3 s.
+        last, still_since, deadline = -1, time.monotonic(), time.monotonic() + 60
+        while time.monotonic() < deadline:
+            got = sum(p.count() for p in pools)
+            if got >= expected:
+                break
+            if got != last:
+                last, still_since = got, time.monotonic()
+            elif time.monotonic() - still_since > 3:
+                break
+            time.sleep(0.2)
+        wall = time.monotonic() - wall0
+        server_cpu = {s.name: round(100 * (proc_cpu_seconds(s.pid) - cpu0[s.name]) / wall, 1) for s in servers}
+        dumps = []
+        for p in pools:
+            dumps += p.dump(self.logdir)
+        stats = latencies(driven, dumps, sockets)
+        samples = stats.pop("samples_ms")
+        load1 = loadavg()
+        self.loads.append(load1[0])
+        client_cpu = [round(100 * d["cpu_seconds"] / d["wall_seconds"], 1) for d in dumps if d["wall_seconds"]]
+        result = {
+            "sockets": sockets, "rate": rate, "seconds": seconds, "transitions": driven["ok"],
+            "rest_errors": driven["errors"], "skipped": driven["skipped"],
+            "achieved_rate": round(driven["achieved_rate"], 1), "rest_ms": driven["rest_ms"],
+            **stats,
+            "server_cpu_pct": server_cpu, "client_cpu_pct": client_cpu,
+            "client_sockets_open": sum(d["open"] for d in dumps), "loadavg": [load0[0], load1[0]],
+        }
+        result["_samples"] = samples
+        return result
+
+    def pools(self, url, kind, n, token):
+        pool = ClientPool(url, kind, n, token)
+        if pool.failed:
+            log(f"  {pool.failed} of {n} sockets failed to connect")
+        return pool
+
+    # --- scenarios 1 and 2: fan-out on one worker, rate sweep -----------------------------
+
+    def configs_one_worker(self):
+        full = self.mode != "smoke"
+        configs = [("peer", "peer", "pubsub", "sio")]
+        for server in (["uvicorn", "daphne"] if full else ["uvicorn"]):
+            for transport in (("ws", "sio") if full else ("ws",)):
+                configs.append((f"ours-{server}-pubsub-{transport}", server, "pubsub", transport))
+        if full:
+            for transport in ("ws", "sio"):
+                configs.append((f"ours-uvicorn-core-{transport}", "uvicorn", "core", transport))
+        return configs
+
+    def sweep_configs(self):
+        if self.mode == "smoke":
+            return {"peer", "ours-uvicorn-pubsub-ws"}
+        return {"peer", "ours-uvicorn-pubsub-ws", "ours-uvicorn-pubsub-sio", "ours-daphne-pubsub-ws"}
+
+    def scenario_fanout(self):
+        cfg = self.cfg
+        token = self.data["tokens"]["manager"]
+        for name, kind, layer, transport in self.configs_one_worker():
+            server = self.server(name, kind, layer)
+            pools = []
+            try:
+                transitions = self.reset_items()
+                connected = 0
+                for n in cfg["fanout_n"]:
+                    log(f"fan-out {name}: connecting {n} sockets")
+                    pools.append(self.pools(server.base.replace("http", "ws"), transport, n - connected, token))
+                    connected = n
+                    result = self.measure([server], pools, server.base, transitions, cfg["fanout_rate"], cfg["fanout_seconds"])
+                    result.update(config=name, server=kind, layer=layer, transport=transport,
+                                  connect_seconds=round(sum(p.connect_seconds for p in pools), 1),
+                                  server_rss_kib=proc_rss_kib(server.pid))
+                    samples = result.pop("_samples")
+                    self.results["scenarios"]["fanout"].append(result)
+                    self._samples.setdefault(f"{name} N={n}", samples)
+                    log(f"  N={result['sockets']}: median {result['median_ms']} p99 {result['p99_ms']} "
+                        f"max {result['max_ms']} ms, missing {result['missing']}, server CPU {result['server_cpu_pct']}%, "
+                        f"clients CPU {result['client_cpu_pct']}%")
+                    if n == cfg["sweep_n"] and self.wants("max_rate") and name in self.sweep_configs():
+                        self.sweep(name, kind, layer, transport, server, pools, transitions)
+            finally:
+                for p in pools:
+                    p.close()
+                server.stop()
+
+    def sweep(self, name, kind, layer, transport, server, pools, transitions):
+        cfg = self.cfg
+        steps, best = [], None
+        for rate in cfg["sweep_rates"]:
+            log(f"rate sweep {name}: {rate}/s with {sum(p.connected for p in pools)} sockets")
+            result = self.measure([server], pools, server.base, transitions, rate, cfg["sweep_seconds"])
+            result.pop("_samples")
+            sustained = (result["p99_ms"] is not None and result["p99_ms"] <= 100 and result["missing"] == 0
+                         and result["rest_errors"] == 0 and result["achieved_rate"] >= 0.9 * rate)
+            result["sustained"] = sustained
+            steps.append(result)
+            log(f"  {rate}/s: achieved {result['achieved_rate']}/s, p99 {result['p99_ms']} ms, "
+                f"missing {result['missing']}, server CPU {result['server_cpu_pct']}% -> {'ok' if sustained else 'over'}")
+            if not sustained:
+                break
+            best = rate
+        self.results["scenarios"]["max_rate"].append({
+            "config": name, "server": kind, "layer": layer, "transport": transport,
+            "sockets": steps[0]["sockets"] if steps else 0, "max_sustained_rate": best,
+            "criterion": "p99 <= 100 ms, no missing delivery, no REST error, >= 90% of the target rate",
+            "steps": steps,
+        })
+
+    # --- scenario 3: idle sockets ---------------------------------------------------------
+
+    def scenario_idle(self):
+        token = self.data["tokens"]["manager"]
+        configs = [("ours-uvicorn-pubsub-ws", "uvicorn", "pubsub", "ws")]
+        if self.mode != "smoke":
+            configs += [("peer", "peer", "pubsub", "sio"), ("ours-uvicorn-pubsub-sio", "uvicorn", "pubsub", "sio"),
+                        ("ours-daphne-pubsub-ws", "daphne", "pubsub", "ws"),
+                        ("ours-daphne-pubsub-sio", "daphne", "pubsub", "sio"),
+                        ("ours-uvicorn-core-ws", "uvicorn", "core", "ws")]
+        for name, kind, layer, transport in configs:
+            server = self.server(name, kind, layer)
+            pools = []
+            try:
+                # Baseline after a few sockets came and went (imports, pools, caches warm).
+                warm = self.pools(server.base.replace("http", "ws"), transport, 10, token)
+                warm.close()
+                time.sleep(0.5 if self.mode == "smoke" else 1.0)
+                baseline = proc_rss_kib(server.pid)
+                points, connected = [], 0
+                for n in self.cfg["idle_n"]:
+                    log(f"idle {name}: holding {n} sockets")
+                    pools.append(self.pools(server.base.replace("http", "ws"), transport, n - connected, token))
+                    connected = n
+                    time.sleep(0.5 if self.mode == "smoke" else 3.0)
+                    rss = proc_rss_kib(server.pid)
+                    held = sum(p.connected for p in pools)
+                    points.append({"sockets": held, "rss_kib": rss,
+                                   "per_socket_kib": round((rss - baseline) / held, 1) if held else None,
+                                   "connect_seconds": round(pools[-1].connect_seconds, 1)})
+                    log(f"  {held} sockets: RSS {rss} KiB, {points[-1]['per_socket_kib']} KiB per socket")
+                self.results["scenarios"]["idle_rss"].append({
+                    "config": name, "server": kind, "layer": layer, "transport": transport,
+                    "baseline_rss_kib": baseline, "points": points,
+                })
+            finally:
+                for p in pools:
+                    p.close()
+                server.stop()
+
+    # --- scenario 4: two workers ----------------------------------------------------------
+
+    def scenario_two_workers(self):
+        cfg = self.cfg
+        token = self.data["tokens"]["manager"]
+        n = cfg["two_workers_n"]
+        configs = [("ours-uvicorn-x2-pubsub-ws", "uvicorn", "pubsub", "ws")]
+        if self.mode != "smoke":
+            configs += [("peer-x2-redis-adapter", "peer", "pubsub", "sio"),
+                        ("ours-uvicorn-x2-pubsub-sio", "uvicorn", "pubsub", "sio"),
+                        ("ours-uvicorn-x2-core-ws", "uvicorn", "core", "ws"),
+                        ("ours-uvicorn-x2-core-sio", "uvicorn", "core", "sio")]
+        for name, kind, layer, transport in configs:
+            extra = {"REDIS_URL": self.redis_url} if kind == "peer" else {}
+            servers = [self.server(f"{name}-a", kind, layer, **extra), self.server(f"{name}-b", kind, layer, **extra)]
+            pools = []
+            try:
+                transitions = self.reset_items()
+                log(f"two workers {name}: {n} sockets split across them, REST to the first")
+                for server, share in zip(servers, (n // 2, n - n // 2)):
+                    pools.append(self.pools(server.base.replace("http", "ws"), transport, share, token))
+                result = self.measure(servers, pools, servers[0].base, transitions, cfg["fanout_rate"], cfg["fanout_seconds"])
+                result.pop("_samples")
+                result.update(config=name, server=kind, layer=layer, transport=transport, workers=2)
+                self.results["scenarios"]["two_workers"].append(result)
+                log(f"  median {result['median_ms']} p99 {result['p99_ms']} max {result['max_ms']} ms, "
+                    f"missing {result['missing']}, server CPU {result['server_cpu_pct']}%")
+            finally:
+                for p in pools:
+                    p.close()
+                for s in servers:
+                    s.stop()
+
+    # --- scenario 5: the REST flow --------------------------------------------------------
+
+    def scenario_rest_flow(self):
+        cfg = self.cfg
+        configs = [("peer", "peer"), ("ours-uvicorn", "uvicorn")]
+        if self.mode != "smoke":
+            configs.append(("ours-daphne", "daphne"))
+        for name, kind in configs:
+            server = self.server(name, kind)
+            try:
+                log(f"REST flow {name}: {cfg['flow_clients']} clients, create -> add item -> confirm")
+                asyncio.run(self.flow(server.base, 1.0))  # warm-up
+                cpu0, wall0 = proc_cpu_seconds(server.pid), time.monotonic()
+                result = asyncio.run(self.flow(server.base, cfg["flow_seconds"]))
+                result["server_cpu_pct"] = round(100 * (proc_cpu_seconds(server.pid) - cpu0) / (time.monotonic() - wall0), 1)
+                result.update(config=name, server=kind, clients=cfg["flow_clients"], loadavg=loadavg()[0])
+                self.results["scenarios"]["rest_flow"].append(result)
+                log(f"  {result['orders_per_s']} orders/s, flow median {result['flow_ms']['median_ms']} ms "
+                    f"p99 {result['flow_ms']['p99_ms']} ms, errors {result['errors']}, server CPU {result['server_cpu_pct']}%")
+            finally:
+                server.stop()
+
+    async def flow(self, base: str, seconds: float) -> dict:
+        token = self.data["tokens"]["waiter"]
+        sessions = self.data["sessions"]
+        http = Http(base)
+        done, errors, flows = 0, 0, []
+        stop_at = time.monotonic() + seconds
+
+        async def client(index):
+            nonlocal done, errors
+            session = sessions[index % len(sessions)]
+            while time.monotonic() < stop_at:
+                t0 = time.monotonic()
+                status, body, _, _ = await http.request("POST", "/api/v1/orders", token,
+                                                        {"tableSessionId": session, "notes": "bench-flow"})
+                if status != 201:
+                    errors += 1
+                    continue
+                order = json.loads(body)["id"]
+                status, _, _, _ = await http.request("POST", f"/api/v1/orders/{order}/items", token,
+                                                     {"name": "Hamburguesa", "qty": 2, "unitPrice": "15.50"})
+                if status != 201:
+                    errors += 1
+                    continue
+                status, _, _, _ = await http.request("POST", f"/api/v1/orders/{order}/confirm", token)
+                if status != 200:
+                    errors += 1
+                    continue
+                done += 1
+                flows.append((time.monotonic() - t0) * 1000)
+
+        started = time.monotonic()
+        await asyncio.gather(*(client(i) for i in range(self.cfg["flow_clients"])))
+        elapsed = time.monotonic() - started
+        http.close()
+        return {"orders": done, "seconds": round(elapsed, 2), "orders_per_s": round(done / elapsed, 1),
+                "errors": errors, "flow_ms": percentiles(flows)}
+
+    # --- all ------------------------------------------------------------------------------
+
+    def run(self):
+        self._samples = {}
+        started = time.monotonic()
+        self.setup()
+        if self.wants("fanout") or self.wants("max_rate"):
+            self.scenario_fanout()
+        if self.wants("idle_rss"):
+            self.scenario_idle()
+        if self.wants("two_workers"):
+            self.scenario_two_workers()
+        if self.wants("rest_flow"):
+            self.scenario_rest_flow()
+        meta = self.results["meta"]
+        meta["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        meta["seconds"] = round(time.monotonic() - started, 1)
+        meta["loadavg_end"] = loadavg()
+        meta["loadavg_1min_during_runs"] = {"min": min(self.loads, default=None), "max": max(self.loads, default=None)}
+        self.results["targets"] = evaluate_targets(self.results)
+        return self.results
+
+
+# --------------------------------------------------------------------------------------------
+# Reports
+
+
+def _find(rows, **match):
+    for row in rows:
+        if all(row.get(k) == v for k, v in match.items()):
+            return row
+    return None
+
+
+def evaluate_targets(results) -> list[dict]:
+    s = results["scenarios"]
+    targets = []
+
+    def add(name, target, value, ok):
+        targets.append({"target": name, "wanted": target, "measured": value, "met": ok})
+
+    peer1k = _find(s["fanout"], config="peer", sockets=1000)
+    for config in ("ours-uvicorn-pubsub-ws", "ours-uvicorn-pubsub-sio", "ours-daphne-pubsub-ws"):
+        row = _find(s["fanout"], config=config, sockets=1000)
+        if row and row["p99_ms"] is not None:
+            add(f"{config}: p99 at 1,000 sockets", "<= 50 ms", row["p99_ms"], row["p99_ms"] <= 50)
+            if peer1k and peer1k["p99_ms"]:
+                ratio = round(row["p99_ms"] / peer1k["p99_ms"], 2)
+                add(f"{config}: p99 ours/peer at 1,000 sockets", "<= 1.0", ratio, ratio <= 1.0)
+        row = _find(s["fanout"], config=config, sockets=5000)
+        if row and row["p99_ms"] is not None:
+            add(f"{config}: p99 at 5,000 sockets", "<= 250 ms", row["p99_ms"], row["p99_ms"] <= 250)
+    for row in s["idle_rss"]:
+        if row["config"].startswith("ours") and row["points"]:
+            last = row["points"][-1]
+            add(f"{row['config']}: RSS per idle socket at {last['sockets']}", "< 32 KiB",
+                last["per_socket_kib"], last["per_socket_kib"] is not None and last["per_socket_kib"] < 32)
+    peer_flow = _find(s["rest_flow"], config="peer")
+    for row in s["rest_flow"]:
+        if row["config"].startswith("ours") and peer_flow and peer_flow["orders_per_s"]:
+            share = round(row["orders_per_s"] / peer_flow["orders_per_s"], 2)
+            add(f"{row['config']}: REST flow vs peer", ">= 0.70", share, share >= 0.70)
+    return targets
+
+
+def _ms(v):
+    return "–" if v is None else (f"{v:.1f}" if v < 100 else f"{v:.0f}")
+
+
+def markdown(results) -> str:
+    m, s = results["meta"], results["scenarios"]
+    lines = [
+        f"# Bench results ({m['mode']}, {m['started']})", "",
+        f"Machine: {m['nproc']} cores, {m['cpu']}, {m['ram_gib']} GiB RAM; Python {m['python']}, Node {m['node']}. "
+        f"Load average (1 min) during runs: {m.get('loadavg_1min_during_runs')}. Command: `{m['command']}`.", "",
+        "## 1. Fan-out latency, one worker (REST response → event at each socket)", "",
+        "| config | sockets | events | median ms | p99 ms | max ms | missing | server CPU % | client CPU % |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in s["fanout"]:
+        lines.append(f"| {r['config']} | {r['sockets']} | {r['transitions']} | {_ms(r['median_ms'])} | {_ms(r['p99_ms'])} | "
+                     f"{_ms(r['max_ms'])} | {r['missing']} | {list(r['server_cpu_pct'].values())[0]} | {r['client_cpu_pct']} |")
+    lines += ["", "## 2. Highest sustained transition rate (p99 ≤ 100 ms)", "",
+              "| config | sockets | max rate /s | steps (rate: p99 ms) |", "|---|---:|---:|---|"]
+    for r in s["max_rate"]:
+        steps = ", ".join(f"{st['rate']:g}: {_ms(st['p99_ms'])}{'' if st['sustained'] else ' ✗'}" for st in r["steps"])
+        lines.append(f"| {r['config']} | {r['sockets']} | {r['max_sustained_rate']} | {steps} |")
+    lines += ["", "## 3. Idle sockets held by one worker", "",
+              "| config | baseline RSS MiB | sockets | RSS MiB | KiB per socket |", "|---|---:|---:|---:|---:|"]
+    for r in s["idle_rss"]:
+        for p in r["points"]:
+            lines.append(f"| {r['config']} | {r['baseline_rss_kib'] / 1024:.0f} | {p['sockets']} | {p['rss_kib'] / 1024:.0f} | {p['per_socket_kib']} |")
+    lines += ["", "## 4. Two workers sharing Redis (sockets split, REST to one)", "",
+              "| config | sockets | median ms | p99 ms | max ms | missing | server CPU % |", "|---|---:|---:|---:|---:|---:|---|"]
+    for r in s["two_workers"]:
+        lines.append(f"| {r['config']} | {r['sockets']} | {_ms(r['median_ms'])} | {_ms(r['p99_ms'])} | {_ms(r['max_ms'])} | "
+                     f"{r['missing']} | {r['server_cpu_pct']} |")
+    lines += ["", "## 5. REST flow: create → add item → confirm", "",
+              "| config | clients | orders/s | flow median ms | flow p99 ms | errors | server CPU % |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for r in s["rest_flow"]:
+        lines.append(f"| {r['config']} | {r['clients']} | {r['orders_per_s']} | {_ms(r['flow_ms']['median_ms'])} | "
+                     f"{_ms(r['flow_ms']['p99_ms'])} | {r['errors']} | {r['server_cpu_pct']} |")
+    lines += ["", "## Targets", "", "| target | wanted | measured | met |", "|---|---|---:|---|"]
+    for t in results.get("targets", []):
+        lines.append(f"| {t['target']} | {t['wanted']} | {t['measured']} | {'yes' if t['met'] else '**no**'} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot(results, samples: dict, path: Path) -> bool:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5.5))
+    ax = axes[0]
+    for label, values in samples.items():
+        if not values:
+            continue
+        n = len(values)
+        step = max(1, n // 2000)
+        xs = values[::step]
+        ys = [100.0 * i * step / n for i in range(len(xs))]
+        ax.plot(xs, ys, label=label, linewidth=1)
+    ax.set_xscale("symlog", linthresh=1)
+    ax.set_xlabel("REST response → event at socket (ms)")
+    ax.set_ylabel("% of deliveries")
+    ax.set_title("1. Fan-out latency CDF, one worker")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=6, loc="lower right")
+    ax = axes[1]
+    for r in results["scenarios"]["max_rate"]:
+        xs = [st["rate"] for st in r["steps"]]
+        ys = [st["p99_ms"] or 0 for st in r["steps"]]
+        ax.plot(xs, ys, marker="o", label=f"{r['config']} ({r['sockets']} sockets)")
+    ax.axhline(100, color="red", linestyle="--", linewidth=0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel("item transitions per second")
+    ax.set_ylabel("p99 latency (ms)")
+    ax.set_title("2. p99 vs transition rate")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return True
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--quick", action="store_true", help="smaller N and shorter steps (a few minutes)")
+    group.add_argument("--smoke", action="store_true", help="tiny: checks the harness works (CI)")
+    parser.add_argument("--only", help="comma-separated scenarios: fanout,max_rate,idle_rss,two_workers,rest_flow")
+    parser.add_argument("--out", default=str(BENCH / "results"), help="results directory")
+    args = parser.parse_args()
+    mode = "smoke" if args.smoke else "quick" if args.quick else "full"
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    outdir = Path(args.out)
+    outdir.mkdir(parents=True, exist_ok=True)
+    bench = Bench(mode, set(args.only.split(",")) if args.only else None, outdir / stamp)
+    log(f"bench {mode}: load average {loadavg()}; logs in {bench.logdir}")
+    results = bench.run()
+    json_path = outdir / f"{stamp}.json"
+    json_path.write_text(json.dumps(results, indent=1))
+    md_path = outdir / f"{stamp}.md"
+    md_path.write_text(markdown(results))
+    png_path = outdir / f"{stamp}.png"
+    plotted = plot(results, bench._samples, png_path)
+    print(markdown(results))
+    log(f"wrote {json_path}, {md_path}" + (f", {png_path}" if plotted else " (no matplotlib: no plot)"))
+
+
+if __name__ == "__main__":
+    main()

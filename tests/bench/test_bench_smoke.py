@@ -1,0 +1,78 @@
+"""The benchmark harness still works: its smallest mode runs and writes a result file.
+
+Benchmarks are not tests; this only keeps bench/run.py from rotting. It needs PostgreSQL,
+Redis and Node (for the peer in bench/peer); a few seconds of tiny N.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+
+SCENARIOS = ("fanout", "max_rate", "idle_rss", "two_workers", "rest_flow")
+LATENCY_KEYS = ("sockets", "median_ms", "p99_ms", "max_ms", "missing", "from_request", "server_cpu_pct", "client_cpu_pct")
+
+
+def _requirements():
+    if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        pytest.skip("needs PostgreSQL (DATABASE_URL)")
+    if not os.environ.get("REDIS_URL"):
+        pytest.skip("needs Redis (REDIS_URL)")
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        if os.environ.get("CI"):
+            pytest.fail("Node and npm are needed for the bench peer")
+        pytest.skip("needs Node and npm (bench/peer)")
+    # The bench's own pinned tools (uvicorn, matplotlib), like the Socket.IO tests' `npm ci`.
+    probe = subprocess.run([sys.executable, "-c", "import uvicorn, uvloop, matplotlib"], capture_output=True)
+    if probe.returncode != 0:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "-r", str(ROOT / "bench" / "requirements.txt")],
+            check=True, timeout=240,
+        )
+
+
+def _drop_database(url):
+    import psycopg
+
+    admin, name = url.rsplit("/", 1)
+    with psycopg.connect(f"{admin}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.mark.timeout(400)
+def test_smoke_run_writes_a_result_file_with_every_scenario(tmp_path):
+    _requirements()
+    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+    database = f"{base}/bench_smoke_{os.getpid()}"
+    env = dict(os.environ, BENCH_DATABASE_URL=database)
+    try:
+        run = subprocess.run(
+            [sys.executable, "bench/run.py", "--smoke", "--out", str(tmp_path)],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=110,
+        )
+    finally:
+        _drop_database(database)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = list(tmp_path.glob("*.json"))
+    assert len(results) == 1, list(tmp_path.iterdir())
+    data = json.loads(results[0].read_text())
+    assert {"meta", "scenarios", "targets"} <= data.keys()
+    assert data["meta"]["mode"] == "smoke" and data["meta"]["nproc"] >= 1
+    for name in SCENARIOS:
+        assert data["scenarios"][name], f"scenario {name} produced nothing"
+    for row in data["scenarios"]["fanout"] + data["scenarios"]["two_workers"]:
+        assert set(LATENCY_KEYS) <= row.keys(), row.keys()
+        assert row["missing"] == 0, row
+        assert row["median_ms"] is not None
+    assert {"peer", "ours-uvicorn-pubsub-ws"} <= {row["config"] for row in data["scenarios"]["fanout"]}
+    assert all(p["per_socket_kib"] is not None for row in data["scenarios"]["idle_rss"] for p in row["points"])
+    assert all(row["orders_per_s"] > 0 for row in data["scenarios"]["rest_flow"])
+    assert list(tmp_path.glob("*.md")) and list(tmp_path.glob("*.png"))
