@@ -1,14 +1,23 @@
-"""`/ws/events/`: a thin relay from the restaurant's event stream to one socket.
+"""`/ws/events/`: a thin relay from the restaurant's event stream to its sockets.
 
-It authenticates, joins its restaurant's group, replays what the client missed, and forwards
-events in id order exactly once: duplicates (at-least-once publishing) are dropped and gaps
-(a message the channel layer dropped, or events published by another worker first) are
-filled from the event log. It writes nothing to the database.
+A socket authenticates, registers with its restaurant's stream on this worker, replays what
+the client missed, and gets events in id order exactly once: duplicates (at-least-once
+publishing) are dropped and gaps (a message the channel layer dropped, or events published
+by another worker first) are filled from the event log. It writes nothing to the database.
+
+Fan-out. Per worker, one `RestaurantStream` per restaurant with sockets here subscribes one
+channel to the restaurant's channel-layer group and hands each event to every local socket,
+like Socket.IO's room broadcast: the event is received, checked and encoded once, not once
+per socket, and a gap is filled from the outbox once for all sockets. Where the ASGI server
+lets us reach the socket's transport (uvicorn's `websockets` implementation, daphne), the
+pre-encoded WebSocket frame is written to it directly; otherwise (tests, other servers) it
+goes through the ASGI `send` like any message. Measured in bench/ (BENCHMARKS.md).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
@@ -16,17 +25,22 @@ import time
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.consumer import get_handler_name
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from . import selectors
 from .auth import AuthRefused, SocketIdentity, authenticate_token
 from .events import restaurant_group, user_group, wire_frame
-from .publisher import publisher
+from .publisher import RAW_SEND_KEY, publisher
 
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_STREAM_INTERRUPTED = 4503
+# A socket whose unsent output passes this is too slow to follow: it is closed (4503) and
+# resumes from its last id, instead of the worker buffering without bound.
+MAX_WRITE_BUFFER = 1 << 20
+BATCH = 500
 _replay_window = database_sync_to_async(selectors.replay_window)
 _events_after = database_sync_to_async(selectors.events_after)
 _event_head = database_sync_to_async(selectors.event_head)
@@ -42,15 +56,244 @@ def _parse_event_id(value) -> int | None:
     return parsed if parsed >= 0 else None
 
 
+def ws_text_frame(payload: bytes) -> bytes:
+    """An unmasked, final WebSocket text frame (RFC 6455 5.2): what a server sends. Also
+    valid under permessage-deflate, where a frame without RSV1 is an uncompressed message."""
+    length = len(payload)
+    if length < 126:
+        return bytes((0x81, length)) + payload
+    if length < 65536:
+        return bytes((0x81, 126)) + length.to_bytes(2, "big") + payload
+    return bytes((0x81, 127)) + length.to_bytes(8, "big") + payload
+
+
+# --- direct writers: the socket's transport, where the server exposes it ----------------------
+
+
+class _WebsocketsWriter:
+    """uvicorn's `websockets` implementation: the ASGI send is a method of the protocol."""
+
+    __slots__ = ("protocol", "transport")
+
+    def __init__(self, protocol):
+        self.protocol = protocol
+        self.transport = protocol.transport
+
+    def write(self, frame: bytes) -> bool | None:
+        """True: written. None: closing, skip. False: too far behind."""
+        if not self.protocol.open or self.transport.is_closing():
+            return None
+        if self.transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+            return False
+        self.transport.write(frame)
+        return True
+
+
+class _DaphneWriter:
+    """daphne: the ASGI send is `partial(server.handle_reply, protocol)` (autobahn)."""
+
+    __slots__ = ("protocol", "server")
+
+    def __init__(self, server, protocol):
+        self.server = server
+        self.protocol = protocol
+
+    def write(self, frame: bytes) -> bool | None:
+        protocol = self.protocol
+        if protocol.state != protocol.STATE_OPEN or protocol.transport is None:
+            return None
+        connection = self.server.connections.get(protocol)
+        if connection is None or connection.get("disconnected"):
+            return None
+        protocol.transport.write(frame)
+        return True
+
+
+def direct_writer(raw_send):
+    """A writer of pre-encoded frames for this socket, or None (use the ASGI send)."""
+    if raw_send is None:
+        return None
+    protocol = getattr(raw_send, "__self__", None)
+    if protocol is not None and getattr(raw_send, "__name__", "") == "asgi_send":
+        try:
+            from websockets.legacy.protocol import WebSocketCommonProtocol
+        except ImportError:  # pragma: no cover
+            return None
+        if isinstance(protocol, WebSocketCommonProtocol) and getattr(protocol, "transport", None) is not None:
+            return _WebsocketsWriter(protocol)
+        return None
+    if isinstance(raw_send, functools.partial) and getattr(raw_send.func, "__name__", "") == "handle_reply":
+        server = getattr(raw_send.func, "__self__", None)
+        protocol = raw_send.args[0] if raw_send.args else None
+        if server is not None and hasattr(server, "connections") and hasattr(protocol, "STATE_OPEN"):
+            return _DaphneWriter(server, protocol)
+    return None
+
+
+# --- one restaurant's stream on this worker -----------------------------------------------------
+
+
+class RestaurantStream:
+    """Receives a restaurant's events once per worker and fans them out to its sockets."""
+
+    streams: dict[str, "RestaurantStream"] = {}
+
+    @classmethod
+    def for_restaurant(cls, restaurant_id: str) -> "RestaurantStream":
+        stream = cls.streams.get(restaurant_id)
+        if stream is None or stream.stopped:
+            stream = cls.streams[restaurant_id] = cls(restaurant_id)
+        return stream
+
+    def __init__(self, restaurant_id: str):
+        self.restaurant_id = restaurant_id
+        self.group = restaurant_group(restaurant_id)
+        self.sockets: dict[EventsConsumer, None] = {}  # insertion-ordered set
+        self.last_id: int | None = None  # highest event id handed to the sockets
+        self.channel: str | None = None
+        self.ready = asyncio.Event()
+        self.failed: BaseException | None = None
+        self.stopped = False
+        self.last_heard = time.monotonic()
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    # --- membership ------------------------------------------------------------------------
+
+    def add(self, socket: "EventsConsumer") -> None:
+        self.sockets[socket] = None
+
+    def remove(self, socket: "EventsConsumer") -> None:
+        self.sockets.pop(socket, None)
+        if not self.sockets and self.ready.is_set():
+            self.stop()
+
+    def stop(self) -> None:
+        if not self.stopped:
+            self.stopped = True
+            if RestaurantStream.streams.get(self.restaurant_id) is self:
+                del RestaurantStream.streams[self.restaurant_id]
+            self._task.cancel()
+
+    # --- the subscription ------------------------------------------------------------------
+
+    async def _run(self):
+        layer = get_channel_layer()
+        try:
+            self.channel = await layer.new_channel()
+            await layer.group_add(self.group, self.channel)
+        except Exception as error:  # noqa: BLE001 - Redis away: sockets waiting are refused
+            self.failed = error
+            self.ready.set()
+            self.stop()
+            return
+        try:
+            self.last_id = await _event_head(self.restaurant_id)
+        except Exception:  # noqa: BLE001 - database away: sockets fill their own gaps
+            logger.warning("restaurant %s: could not read the event head", self.restaurant_id, exc_info=True)
+        self.last_heard = time.monotonic()
+        self.ready.set()
+        tasks = [asyncio.get_running_loop().create_task(self._receive(layer))]
+        if settings.WS_HEARTBEAT_INTERVAL > 0:
+            tasks.append(asyncio.get_running_loop().create_task(self._watch()))
+        expiry = getattr(layer, "group_expiry", None)
+        if expiry:
+            tasks.append(asyncio.get_running_loop().create_task(self._keep_membership(layer, expiry)))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            try:
+                await asyncio.shield(layer.group_discard(self.group, self.channel))
+            except BaseException:  # noqa: BLE001 - best effort (Redis may be down)
+                logger.debug("leaving %s failed", self.group, exc_info=True)
+
+    async def _keep_membership(self, layer, expiry):
+        # channels-redis forgets group members after group_expiry: re-join well before.
+        while True:
+            await asyncio.sleep(max(1.0, expiry / 2))
+            try:
+                await layer.group_add(self.group, self.channel)
+            except Exception:  # noqa: BLE001 - Redis away: the stream watch handles it
+                logger.warning("re-joining %s failed", self.group, exc_info=True)
+
+    async def _watch(self):
+        """No event and no heartbeat for three intervals: the stream broke under us (Redis
+        restarted). Close the sockets (4503) so that their clients resume; the next socket
+        starts a fresh subscription."""
+        interval = settings.WS_HEARTBEAT_INTERVAL
+        while True:
+            await asyncio.sleep(interval)
+            if time.monotonic() - self.last_heard > 3 * interval:
+                logger.warning("event stream of restaurant %s went silent; closing its sockets", self.restaurant_id)
+                self.stop()
+                for socket in list(self.sockets):
+                    socket.stream_interrupted()
+                return
+
+    async def _receive(self, layer):
+        while True:
+            message = await layer.receive(self.channel)
+            self.last_heard = time.monotonic()
+            try:
+                kind = message.get("type")
+                if kind == "outbox.event":
+                    await self._event(message)
+                elif kind == "stream.heartbeat":
+                    if self.last_id is not None and message.get("head", 0) > self.last_id:
+                        await self._fill()  # an event never reached us
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - database away: the next heartbeat fills the gap
+                logger.warning("restaurant %s: could not deliver %s", self.restaurant_id,
+                               message.get("type"), exc_info=True)
+
+    # --- delivery --------------------------------------------------------------------------
+
+    async def _event(self, message: dict):
+        event_id = message["id"]
+        if self.last_id is not None:
+            if event_id <= self.last_id:
+                return  # already handed out (publishing is at least once)
+            if event_id > self.last_id + 1:
+                return await self._fill()  # a gap: the outbox has it, and this one
+        await self._fan_out(event_id, message["frame"])
+
+    async def _fill(self):
+        """Hand out every committed event after `last_id`, in order, from the outbox."""
+        while True:
+            batch = await _events_after(self.restaurant_id, self.last_id, BATCH)
+            for event in batch:
+                await self._fan_out(event.seq, wire_frame(event.seq, event.name, event.payload))
+            if len(batch) < BATCH:
+                return
+
+    async def _fan_out(self, event_id: int, text: str):
+        self.last_id = event_id
+        frame = ws_text_frame(text.encode())
+        slow = None
+        for socket in list(self.sockets):
+            pending = socket.push(event_id, text, frame)
+            if pending is not None:
+                if slow is None:
+                    slow = []
+                slow.append(pending)
+        if slow:
+            await asyncio.gather(*slow)
+
+
 class EventsConsumer(AsyncWebsocketConsumer):
     identity: SocketIdentity | None = None
     last_id: int | None = None  # id of the last event this socket has been sent
-    _tasks: list
+    stream: RestaurantStream | None = None
+    _writer = None
+    _replaying = False
+    _expiry: asyncio.TimerHandle | None = None
 
     async def dispatch(self, message):
         # Channels' default dispatch first hops to a thread to close stale database
         # connections, before every message. This relay's queries go through
-        # database_sync_to_async, which does that itself, so events skip the hop.
+        # database_sync_to_async, which does that itself, so messages skip the hop.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
@@ -72,11 +315,13 @@ class EventsConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code):
         for task in getattr(self, "_tasks", []):
             task.cancel()
+        if self._expiry is not None:
+            self._expiry.cancel()
+        if self.stream is not None:
+            self.stream.remove(self)
+            self.stream = None
         if self.identity is not None:
             publisher.socket_closed(self.identity.restaurant_id)
-            await self.channel_layer.group_discard(
-                restaurant_group(self.identity.restaurant_id), self.channel_name
-            )
             await self.channel_layer.group_discard(user_group(self.identity.user_id), self.channel_name)
 
     async def _refuse(self, reason: str):
@@ -88,58 +333,50 @@ class EventsConsumer(AsyncWebsocketConsumer):
             await self._refuse("No token provided")
 
     def _spawn(self, coroutine):
-        self._tasks.append(asyncio.get_running_loop().create_task(coroutine))
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.append(task)
+        return task
 
     async def _start(self, identity: SocketIdentity, last_event_id):
         self.identity = identity
         publisher.socket_opened(identity.restaurant_id)
-        self._last_heard = time.monotonic()
-        # Join before reading the head: an event committed meanwhile is then either in the
-        # replay or in the group, never in neither.
-        await self.channel_layer.group_add(restaurant_group(identity.restaurant_id), self.channel_name)
+        # Register before reading the head: an event committed meanwhile is then either in
+        # the replay or handed to us by the stream, never in neither.
+        stream = RestaurantStream.for_restaurant(identity.restaurant_id)
+        stream.add(self)
+        self.stream = stream
+        await stream.ready.wait()
+        if stream.failed is not None:
+            self.stream = None
+            return await self.close(code=CLOSE_STREAM_INTERRUPTED, reason="Event stream interrupted; resume")
         await self.channel_layer.group_add(user_group(identity.user_id), self.channel_name)
         head = await _event_head(identity.restaurant_id)
         await self._send_json(
             {"type": "ready", "restaurantId": identity.restaurant_id, "lastEventId": str(head)}
         )
+        self._writer = direct_writer(self.scope.get(RAW_SEND_KEY))
         after = _parse_event_id(last_event_id)
         self.last_id = head
         if after is not None:
             await self._replay(after)
         if identity.expires_at is not None:
-            self._spawn(self._close_at(identity.expires_at))
-        self._spawn(self._keep_group_membership())
-        if settings.WS_HEARTBEAT_INTERVAL > 0:
-            self._spawn(self._watch_stream())
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, identity.expires_at - time.time())
+            self._expiry = loop.call_later(delay, lambda: self._spawn(self._refuse("Token expired")))
+        expiry = getattr(self.channel_layer, "group_expiry", None)
+        if expiry:
+            self._spawn(self._keep_user_membership(expiry))
 
-    async def _close_at(self, expires_at: float):
-        await asyncio.sleep(max(0.0, expires_at - time.time()))
-        await self._refuse("Token expired")
-
-    async def _watch_stream(self):
-        """Close (so the client resumes) when the channel layer has gone quiet: no event
-        and no heartbeat for three heartbeat intervals."""
-        interval = settings.WS_HEARTBEAT_INTERVAL
-        while True:
-            await asyncio.sleep(interval)
-            if time.monotonic() - self._last_heard > 3 * interval:
-                await self.close(
-                    code=CLOSE_STREAM_INTERRUPTED, reason="Event stream interrupted; resume"
-                )
-                return
-
-    async def _keep_group_membership(self):
+    async def _keep_user_membership(self, expiry):
         # channels-redis forgets group members after group_expiry; re-joining well before
         # that keeps a socket that stays open all shift subscribed.
-        expiry = getattr(self.channel_layer, "group_expiry", None)
-        if not expiry:
-            return
         while True:
             await asyncio.sleep(max(1.0, expiry / 2))
-            await self.channel_layer.group_add(
-                restaurant_group(self.identity.restaurant_id), self.channel_name
-            )
             await self.channel_layer.group_add(user_group(self.identity.user_id), self.channel_name)
+
+    def stream_interrupted(self):
+        self.stream = None
+        self._spawn(self.close(code=CLOSE_STREAM_INTERRUPTED, reason="Event stream interrupted; resume"))
 
     # --- from the client -----------------------------------------------------------------------
 
@@ -173,22 +410,32 @@ class EventsConsumer(AsyncWebsocketConsumer):
             return await self._send_json({"type": "error", "detail": "Already authenticated."})
         await self._send_json({"type": "error", "detail": f"Unknown message type {kind!r}."})
 
-    # --- from the channel layer ----------------------------------------------------------------
+    # --- from this worker's restaurant stream --------------------------------------------------
 
-    async def stream_heartbeat(self, message):
-        self._last_heard = time.monotonic()
-        if self.last_id is not None and message["head"] > self.last_id:
-            await self._replay(self.last_id)  # an event never reached us: fill the gap
+    def push(self, event_id: int, text: str, frame: bytes):
+        """Hand this socket an event. Returns None when done, or an awaitable for the slow
+        paths (an ASGI send, a gap to fill)."""
+        last = self.last_id
+        if last is None or self._replaying or event_id <= last:
+            return None  # not ready yet or replaying (it catches up itself), or already sent
+        if event_id > last + 1:
+            return self._replay(last)  # a gap: fill it from the log
+        writer = self._writer
+        if writer is not None:
+            written = writer.write(frame)
+            if written:
+                self.last_id = event_id
+            elif written is False:
+                self._writer = None
+                self.stream_interrupted()
+            return None
+        return self._send_event(event_id, text)
 
-    async def outbox_event(self, message):
-        self._last_heard = time.monotonic()
-        event_id = message["id"]
-        if self.last_id is None or event_id <= self.last_id:
-            return  # not ready yet (the replay covers it) or already sent
-        if event_id > self.last_id + 1:
-            return await self._replay(self.last_id)  # a gap: fill it from the log
-        await self.send(text_data=message["frame"])
+    async def _send_event(self, event_id: int, text: str):
+        await self.send(text_data=text)
         self.last_id = event_id
+
+    # --- from the channel layer ----------------------------------------------------------------
 
     async def auth_revoked(self, message):
         session_id = message.get("session_id")
@@ -198,19 +445,31 @@ class EventsConsumer(AsyncWebsocketConsumer):
     # --- replay ------------------------------------------------------------------------------
 
     async def _replay(self, after: int):
-        """Send every event after `after`, in order, or `resync` if they are gone."""
-        window = await _replay_window(self.identity.restaurant_id, after)
-        if window is None:
-            self.last_id = await _event_head(self.identity.restaurant_id)
-            return await self._send_json({"type": "resync"})
-        head, batch = window
-        while batch:
-            for event in batch:
-                await self.send(text_data=wire_frame(event.seq, event.name, event.payload))
-            after = batch[-1].seq
-            batch = await _events_after(self.identity.restaurant_id, after) if after < head else []
-        self.last_id = max(self.last_id or 0, after)
+        """Send every event after `after`, in order, or `resync` if they are gone; then
+        catch up with whatever the stream handed out meanwhile."""
+        if self._replaying:
+            return
+        self._replaying = True
+        try:
+            window = await _replay_window(self.identity.restaurant_id, after)
+            if window is None:
+                self.last_id = await _event_head(self.identity.restaurant_id)
+                return await self._send_json({"type": "resync"})
+            while True:
+                head, batch = window
+                while batch:
+                    for event in batch:
+                        await self.send(text_data=wire_frame(event.seq, event.name, event.payload))
+                    after = batch[-1].seq
+                    batch = await _events_after(self.identity.restaurant_id, after) if after < head else []
+                self.last_id = max(self.last_id or 0, after)
+                stream = self.stream
+                if stream is None or stream.last_id is None or stream.last_id <= self.last_id:
+                    return
+                window = (stream.last_id, await _events_after(self.identity.restaurant_id, self.last_id))
+                after = self.last_id
+        finally:
+            self._replaying = False
 
     async def _send_json(self, payload: dict):
         await self.send(text_data=json.dumps(payload, separators=(",", ":")))
-

@@ -237,11 +237,19 @@ class Publisher:
 publisher = Publisher()
 
 
+# Where `bind_to_server_loop` leaves the server's own ASGI `send` of a WebSocket, before any
+# middleware wraps it: the events consumer writes pre-encoded frames through it (consumers.py).
+RAW_SEND_KEY = "realtime.server_send"
+
+
 def bind_to_server_loop(app):
     """ASGI wrapper: events committed in this server process publish on its event loop."""
 
     async def application(scope, receive, send):
         publisher.bind_loop(asyncio.get_running_loop())
+        if scope.get("type") == "websocket":
+            scope = dict(scope)
+            scope[RAW_SEND_KEY] = send
         return await app(scope, receive, send)
 
     return application
