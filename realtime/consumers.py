@@ -25,6 +25,7 @@ import time
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.consumer import get_handler_name
+from channels.exceptions import StopConsumer
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -89,6 +90,31 @@ class _WebsocketsWriter:
         return True
 
 
+class _UvicornSansIOWriter:
+    """uvicorn's `wsproto` and `websockets-sansio` implementations: protocol objects with a
+    transport and a `close_sent` flag, whose sends go straight to `transport.write`."""
+
+    __slots__ = ("protocol", "transport")
+
+    def __init__(self, protocol):
+        self.protocol = protocol
+        self.transport = protocol.transport
+
+    def write(self, frame: bytes) -> bool | None:
+        if self.protocol.close_sent or self.transport.is_closing():
+            return None
+        if self.transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+            return False
+        self.transport.write(frame)
+        return True
+
+
+_UVICORN_SANS_IO = {
+    "uvicorn.protocols.websockets.wsproto_impl",
+    "uvicorn.protocols.websockets.websockets_sansio_impl",
+}
+
+
 class _DaphneWriter:
     """daphne: the ASGI send is `partial(server.handle_reply, protocol)` (autobahn)."""
 
@@ -114,6 +140,10 @@ def direct_writer(raw_send):
     if raw_send is None:
         return None
     protocol = getattr(raw_send, "__self__", None)
+    if protocol is not None and type(protocol).__module__ in _UVICORN_SANS_IO:
+        if hasattr(protocol, "close_sent") and getattr(protocol, "transport", None) is not None:
+            return _UvicornSansIOWriter(protocol)
+        return None
     if protocol is not None and getattr(raw_send, "__name__", "") == "asgi_send":
         try:
             from websockets.legacy.protocol import WebSocketCommonProtocol
@@ -130,34 +160,31 @@ def direct_writer(raw_send):
     return None
 
 
-# --- one restaurant's stream on this worker -----------------------------------------------------
+# --- this worker's subscriptions, shared by its sockets --------------------------------------
 
 
-class RestaurantStream:
-    """Receives a restaurant's events once per worker and fans them out to its sockets."""
+class _LocalGroup:
+    """One channel of this worker in a channel-layer group, on behalf of local sockets."""
 
-    streams: dict[str, "RestaurantStream"] = {}
+    registry: dict  # key -> instance, per subclass
 
     @classmethod
-    def for_restaurant(cls, restaurant_id: str) -> "RestaurantStream":
-        stream = cls.streams.get(restaurant_id)
-        if stream is None or stream.stopped:
-            stream = cls.streams[restaurant_id] = cls(restaurant_id)
-        return stream
+    def get(cls, key: str):
+        found = cls.registry.get(key)
+        if found is None or found.stopped:
+            found = cls.registry[key] = cls(key)
+        return found
 
-    def __init__(self, restaurant_id: str):
-        self.restaurant_id = restaurant_id
-        self.group = restaurant_group(restaurant_id)
+    def __init__(self, key: str, group: str):
+        self.key = key
+        self.group = group
         self.sockets: dict[EventsConsumer, None] = {}  # insertion-ordered set
-        self.last_id: int | None = None  # highest event id handed to the sockets
         self.channel: str | None = None
         self.ready = asyncio.Event()
         self.failed: BaseException | None = None
         self.stopped = False
         self.last_heard = time.monotonic()
         self._task = asyncio.get_running_loop().create_task(self._run())
-
-    # --- membership ------------------------------------------------------------------------
 
     def add(self, socket: "EventsConsumer") -> None:
         self.sockets[socket] = None
@@ -170,34 +197,37 @@ class RestaurantStream:
     def stop(self) -> None:
         if not self.stopped:
             self.stopped = True
-            if RestaurantStream.streams.get(self.restaurant_id) is self:
-                del RestaurantStream.streams[self.restaurant_id]
+            if self.registry.get(self.key) is self:
+                del self.registry[self.key]
             self._task.cancel()
 
-    # --- the subscription ------------------------------------------------------------------
+    async def _subscribed(self) -> None:
+        """After joining, before sockets are told the subscription is ready."""
+
+    def _extra_tasks(self) -> list:
+        return []
 
     async def _run(self):
         layer = get_channel_layer()
         try:
             self.channel = await layer.new_channel()
             await layer.group_add(self.group, self.channel)
+            await self._subscribed()
         except Exception as error:  # noqa: BLE001 - Redis away: sockets waiting are refused
             self.failed = error
             self.ready.set()
             self.stop()
             return
-        try:
-            self.last_id = await _event_head(self.restaurant_id)
-        except Exception:  # noqa: BLE001 - database away: sockets fill their own gaps
-            logger.warning("restaurant %s: could not read the event head", self.restaurant_id, exc_info=True)
         self.last_heard = time.monotonic()
         self.ready.set()
-        tasks = [asyncio.get_running_loop().create_task(self._receive(layer))]
-        if settings.WS_HEARTBEAT_INTERVAL > 0:
-            tasks.append(asyncio.get_running_loop().create_task(self._watch()))
+        if not self.sockets:
+            self.stop()
+            return
+        loop = asyncio.get_running_loop()
+        tasks = [loop.create_task(self._receive(layer)), *self._extra_tasks()]
         expiry = getattr(layer, "group_expiry", None)
         if expiry:
-            tasks.append(asyncio.get_running_loop().create_task(self._keep_membership(layer, expiry)))
+            tasks.append(loop.create_task(self._keep_membership(layer, expiry)))
         try:
             await asyncio.gather(*tasks)
         finally:
@@ -217,6 +247,56 @@ class RestaurantStream:
             except Exception:  # noqa: BLE001 - Redis away: the stream watch handles it
                 logger.warning("re-joining %s failed", self.group, exc_info=True)
 
+    async def _receive(self, layer):
+        while True:
+            message = await layer.receive(self.channel)
+            self.last_heard = time.monotonic()
+            try:
+                await self._handle(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - database away: the next heartbeat fills the gap
+                logger.warning("%s: could not handle %s", self.group, message.get("type"), exc_info=True)
+
+    async def _handle(self, message: dict) -> None:
+        raise NotImplementedError
+
+
+class UserListener(_LocalGroup):
+    """A user's `auth.revoked` (logout, deactivation), for the user's sockets on this worker."""
+
+    registry: dict = {}
+
+    def __init__(self, user_id: str):
+        super().__init__(user_id, user_group(user_id))
+
+    async def _handle(self, message: dict) -> None:
+        if message.get("type") == "auth.revoked":
+            for socket in list(self.sockets):
+                socket.revoked(message)
+
+
+class RestaurantStream(_LocalGroup):
+    """Receives a restaurant's events once per worker and fans them out to its sockets."""
+
+    registry: dict = {}
+
+    def __init__(self, restaurant_id: str):
+        self.restaurant_id = restaurant_id
+        self.last_id: int | None = None  # highest event id handed to the sockets
+        super().__init__(restaurant_id, restaurant_group(restaurant_id))
+
+    async def _subscribed(self) -> None:
+        try:
+            self.last_id = await _event_head(self.restaurant_id)
+        except Exception:  # noqa: BLE001 - database away: sockets fill their own gaps
+            logger.warning("restaurant %s: could not read the event head", self.restaurant_id, exc_info=True)
+
+    def _extra_tasks(self) -> list:
+        if settings.WS_HEARTBEAT_INTERVAL > 0:
+            return [asyncio.get_running_loop().create_task(self._watch())]
+        return []
+
     async def _watch(self):
         """No event and no heartbeat for three intervals: the stream broke under us (Redis
         restarted). Close the sockets (4503) so that their clients resume; the next socket
@@ -231,22 +311,13 @@ class RestaurantStream:
                     socket.stream_interrupted()
                 return
 
-    async def _receive(self, layer):
-        while True:
-            message = await layer.receive(self.channel)
-            self.last_heard = time.monotonic()
-            try:
-                kind = message.get("type")
-                if kind == "outbox.event":
-                    await self._event(message)
-                elif kind == "stream.heartbeat":
-                    if self.last_id is not None and message.get("head", 0) > self.last_id:
-                        await self._fill()  # an event never reached us
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - database away: the next heartbeat fills the gap
-                logger.warning("restaurant %s: could not deliver %s", self.restaurant_id,
-                               message.get("type"), exc_info=True)
+    async def _handle(self, message: dict) -> None:
+        kind = message.get("type")
+        if kind == "outbox.event":
+            await self._event(message)
+        elif kind == "stream.heartbeat":
+            if self.last_id is not None and message.get("head", 0) > self.last_id:
+                await self._fill()  # an event never reached us
 
     # --- delivery --------------------------------------------------------------------------
 
@@ -286,9 +357,27 @@ class EventsConsumer(AsyncWebsocketConsumer):
     identity: SocketIdentity | None = None
     last_id: int | None = None  # id of the last event this socket has been sent
     stream: RestaurantStream | None = None
+    listener: UserListener | None = None
     _writer = None
     _replaying = False
     _expiry: asyncio.TimerHandle | None = None
+    _tasks: list | None = None
+    groups = ()  # channels joins these per socket; ours are joined once per worker
+
+    async def __call__(self, scope, receive, send):
+        """Channels' loop minus what a socket here does not use: no channel-layer channel of
+        its own (its restaurant's and its user's messages reach it through the worker's
+        RestaurantStream and UserListener), so one pending `receive` per idle socket instead
+        of a channel, a queue and two tasks."""
+        self.scope = scope
+        self.channel_layer = None
+        self.channel_name = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message):
         # Channels' default dispatch first hops to a thread to close stale database
@@ -302,7 +391,6 @@ class EventsConsumer(AsyncWebsocketConsumer):
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def connect(self):
-        self._tasks = []
         publisher.bind_loop(asyncio.get_running_loop())
         await self.accept()
         if self.scope.get("auth_error"):
@@ -313,16 +401,23 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self._spawn(self._auth_deadline())
 
     async def disconnect(self, code):
-        for task in getattr(self, "_tasks", []):
+        identity = self.identity
+        logger.info(
+            "socket disconnected code=%s userId=%s restaurantId=%s", code,
+            identity.user_id if identity else "-", identity.restaurant_id if identity else "-",
+        )
+        for task in self._tasks or ():
             task.cancel()
         if self._expiry is not None:
             self._expiry.cancel()
         if self.stream is not None:
             self.stream.remove(self)
             self.stream = None
+        if self.listener is not None:
+            self.listener.remove(self)
+            self.listener = None
         if self.identity is not None:
             publisher.socket_closed(self.identity.restaurant_id)
-            await self.channel_layer.group_discard(user_group(self.identity.user_id), self.channel_name)
 
     async def _refuse(self, reason: str):
         await self.close(code=CLOSE_UNAUTHENTICATED, reason=reason)
@@ -334,22 +429,31 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     def _spawn(self, coroutine):
         task = asyncio.get_running_loop().create_task(coroutine)
+        if self._tasks is None:
+            self._tasks = []
+        self._tasks = [t for t in self._tasks if not t.done()]
         self._tasks.append(task)
         return task
 
     async def _start(self, identity: SocketIdentity, last_event_id):
         self.identity = identity
+        logger.info(
+            "socket connected userId=%s restaurantId=%s via=%s", identity.user_id,
+            identity.restaurant_id, identity.method,
+        )
         publisher.socket_opened(identity.restaurant_id)
         # Register before reading the head: an event committed meanwhile is then either in
         # the replay or handed to us by the stream, never in neither.
-        stream = RestaurantStream.for_restaurant(identity.restaurant_id)
+        stream = RestaurantStream.get(identity.restaurant_id)
         stream.add(self)
         self.stream = stream
+        listener = UserListener.get(identity.user_id)
+        listener.add(self)
+        self.listener = listener
         await stream.ready.wait()
-        if stream.failed is not None:
-            self.stream = None
-            return await self.close(code=CLOSE_STREAM_INTERRUPTED, reason="Event stream interrupted; resume")
-        await self.channel_layer.group_add(user_group(identity.user_id), self.channel_name)
+        await listener.ready.wait()
+        if stream.failed is not None or listener.failed is not None:
+            return self.stream_interrupted()
         head = await _event_head(identity.restaurant_id)
         await self._send_json(
             {"type": "ready", "restaurantId": identity.restaurant_id, "lastEventId": str(head)}
@@ -362,21 +466,22 @@ class EventsConsumer(AsyncWebsocketConsumer):
         if identity.expires_at is not None:
             loop = asyncio.get_running_loop()
             delay = max(0.0, identity.expires_at - time.time())
-            self._expiry = loop.call_later(delay, lambda: self._spawn(self._refuse("Token expired")))
-        expiry = getattr(self.channel_layer, "group_expiry", None)
-        if expiry:
-            self._spawn(self._keep_user_membership(expiry))
+            self._expiry = loop.call_later(delay, self._expired)
 
-    async def _keep_user_membership(self, expiry):
-        # channels-redis forgets group members after group_expiry; re-joining well before
-        # that keeps a socket that stays open all shift subscribed.
-        while True:
-            await asyncio.sleep(max(1.0, expiry / 2))
-            await self.channel_layer.group_add(user_group(self.identity.user_id), self.channel_name)
+    def _expired(self):
+        self._spawn(self._refuse("Token expired"))
 
     def stream_interrupted(self):
-        self.stream = None
+        if self.stream is not None:
+            self.stream.remove(self)
+            self.stream = None
         self._spawn(self.close(code=CLOSE_STREAM_INTERRUPTED, reason="Event stream interrupted; resume"))
+
+    def revoked(self, message: dict):
+        """`auth.revoked` for this socket's user (from the worker's UserListener)."""
+        session_id = message.get("session_id")
+        if session_id is None or (self.identity and self.identity.session_id == session_id):
+            self._spawn(self._refuse(message.get("reason") or "Session ended"))
 
     # --- from the client -----------------------------------------------------------------------
 
@@ -434,13 +539,6 @@ class EventsConsumer(AsyncWebsocketConsumer):
     async def _send_event(self, event_id: int, text: str):
         await self.send(text_data=text)
         self.last_id = event_id
-
-    # --- from the channel layer ----------------------------------------------------------------
-
-    async def auth_revoked(self, message):
-        session_id = message.get("session_id")
-        if session_id is None or (self.identity and self.identity.session_id == session_id):
-            await self._refuse(message.get("reason") or "Session ended")
 
     # --- replay ------------------------------------------------------------------------------
 

@@ -248,8 +248,7 @@ def bind_to_server_loop(app):
     async def application(scope, receive, send):
         publisher.bind_loop(asyncio.get_running_loop())
         if scope.get("type") == "websocket":
-            scope = dict(scope)
-            scope[RAW_SEND_KEY] = send
+            scope[RAW_SEND_KEY] = send  # in place: a copy per socket costs memory
         return await app(scope, receive, send)
 
     return application
