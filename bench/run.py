@@ -76,9 +76,29 @@ def free_port() -> int:
 # Processes
 
 
-def proc_cpu_seconds(pid: int) -> float:
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+            except (OSError, ValueError, IndexError):
+                pass
+    return found
+
+
+def proc_cpu_seconds(pid: int, children: bool = True) -> float:
+    """CPU time of a process, and of its child processes (gunicorn's workers)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    if children:
+        for child in _children(pid):
+            try:
+                total += proc_cpu_seconds(child, children=False)
+            except OSError:
+                pass
+    return total
 
 
 def proc_rss_kib(pid: int) -> int:
@@ -100,15 +120,23 @@ class Server:
             env = dict(env, PORT=str(self.port))
         elif kind == "daphne":
             args = [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "restaurant.asgi:application"]
+        elif kind == "gunicorn":
+            # REST only: a threaded WSGI server, 2 processes x 4 threads (the proposed `api` type).
+            args = [PY, "-m", "gunicorn", "bench_wsgi:application", "-b", f"127.0.0.1:{self.port}",
+                    "-w", "2", "-k", "gthread", "--threads", "4", "--log-level", "warning"]
         elif kind == "uvicorn":
             args = [PY, "-m", "uvicorn", "restaurant.asgi:application", "--host", "127.0.0.1",
                     "--port", str(self.port), "--loop", "uvloop", "--http", "httptools",
-                    "--ws", "websockets", "--no-access-log", "--log-level", "warning"]
+                    "--ws", os.environ.get("BENCH_UVICORN_WS", "wsproto"), "--no-access-log", "--log-level", "warning"]
         else:
             raise ValueError(kind)
         self.log = open(logdir / f"{name}-{self.port}.log", "wb")
         self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        self._wait()
+        try:
+            self._wait()
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait(self, timeout=30.0):
         import urllib.request
@@ -397,6 +425,7 @@ class Bench:
         self.logdir = outdir / "logs"
         self.logdir.mkdir(parents=True, exist_ok=True)
         self.database_url = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/bench_restaurant")
+        self.db_pool = True
         self.redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
         self.results = {
             "meta": self._meta(),
@@ -465,8 +494,15 @@ class Bench:
         return Transitions(self.data["items"], self.data["tokens"]["manager"])
 
     def server(self, name, kind, layer="pubsub", **extra) -> Server:
+        pool = extra.pop("_pool", self.db_pool)
         env = self.env(**extra)
-        if kind != "peer":
+        if kind == "gunicorn":
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCH), env.get("PYTHONPATH")]))
+            env["DJANGO_SETTINGS_MODULE"] = "bench_settings" if pool else "restaurant.settings"
+        elif kind != "peer":
+            if pool:
+                env["DJANGO_SETTINGS_MODULE"] = "bench_settings"
+                env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCH), env.get("PYTHONPATH")]))
             env["CHANNEL_LAYER_BACKEND"] = {
                 "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
                 "core": "channels_redis.core.RedisChannelLayer",
@@ -676,7 +712,7 @@ class Bench:
         cfg = self.cfg
         configs = [("peer", "peer"), ("ours-uvicorn", "uvicorn")]
         if self.mode != "smoke":
-            configs.append(("ours-daphne", "daphne"))
+            configs += [("ours-daphne", "daphne"), ("ours-gunicorn-wsgi-2x4", "gunicorn")]
         for name, kind in configs:
             server = self.server(name, kind)
             try:
