@@ -17,6 +17,13 @@ class PageNumberPagination(pagination.PageNumberPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.isdigit() or int(raw) < 1:
+        # isascii: "²".isdigit() is true, but int() refuses it.
+        if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
             raise ValidationError({"pageSize": ["Must be a whole number from 1."]})
         return min(int(raw), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+        return parameters

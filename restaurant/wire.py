@@ -2,6 +2,7 @@
 
 from datetime import UTC, datetime
 
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
 
@@ -57,3 +58,42 @@ class StrictUUIDField(serializers.UUIDField):
         if not isinstance(data, str):
             self.fail("invalid", value=data)
         return super().to_internal_value(data)
+
+
+class MoneyFieldSchema(OpenApiSerializerFieldExtension):
+    """Money in the schema: a decimal string with two places on the way out; on the way in a
+    string with up to two (a JSON number is accepted too, as the reference's clients send).
+
+    drf-spectacular's own decimal pattern admits an empty string, which the field refuses.
+    """
+
+    target_class = MoneyField
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        whole = field.max_digits - field.decimal_places
+        sign = "" if field.min_value is not None and field.min_value >= 0 else "-?"
+        if direction == "response":
+            pattern = rf"^{sign}\d{{1,{whole}}}\.\d{{{field.decimal_places}}}$"
+        else:
+            pattern = rf"^{sign}\d{{1,{whole}}}(\.\d{{1,{field.decimal_places}}})?$"
+        return {"type": "string", "format": "decimal", "pattern": pattern, "example": "15.50"}
+
+
+class CharFieldSchema(OpenApiSerializerFieldExtension):
+    """Text input in the schema as DRF's CharField takes it: no NUL characters (the database
+    cannot store them) and, unless blank is allowed, something besides whitespace (which it
+    trims). Said in a pattern, so that clients and the fuzzer know."""
+
+    target_class = serializers.CharField
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        schema = auto_schema._map_serializer_field(field, direction, bypass_extensions=True)
+        if direction == "request" and not ({"pattern", "format", "enum"} & schema.keys()):
+            if field.allow_blank or not field.trim_whitespace:
+                schema["pattern"] = "^[^\\x00]*$"
+            else:
+                schema["pattern"] = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+        return schema

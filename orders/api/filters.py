@@ -5,6 +5,8 @@ from datetime import UTC
 import django_filters as filters
 from django import forms
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.contrib.django_filters import DjangoFilterExtension
+from drf_spectacular.utils import extend_schema_field
 
 from ..models import (
     ItemStatus,
@@ -17,6 +19,19 @@ from ..models import (
 )
 
 
+class EmptyFilterIgnoredExtension(DjangoFilterExtension):
+    """Schema: a filter given an empty value (`?status=`) is not applied, as django-filter
+    does; say so (`allowEmptyValue`), so that clients and the fuzzer know it is accepted."""
+
+    priority = 1
+
+    def get_schema_operation_parameters(self, auto_schema, *args, **kwargs):
+        parameters = super().get_schema_operation_parameters(auto_schema, *args, **kwargs)
+        for parameter in parameters:
+            parameter["allowEmptyValue"] = True
+        return parameters
+
+
 class StatusInFilter(filters.BaseInFilter, filters.ChoiceFilter):
     """`?status=CONFIRMED,IN_PROGRESS`."""
 
@@ -24,17 +39,20 @@ class StatusInFilter(filters.BaseInFilter, filters.ChoiceFilter):
 class InstantField(IsoDateTimeField):
     def clean(self, value):
         instant = super().clean(value)
+        if instant is None:
+            return None
         try:
-            instant is not None and instant.astimezone(UTC)
+            # In UTC: PostgreSQL refuses UTC offsets beyond ±15:59 that ISO-8601 allows.
+            return instant.astimezone(UTC)
         except OverflowError:
             raise forms.ValidationError("Out of range.", code="invalid") from None
-        return instant
 
 
 class InstantFilter(filters.IsoDateTimeFilter):
     field_class = InstantField
 
 
+@extend_schema_field({"type": "string", "enum": ["true", "false"]})
 class StrictBooleanFilter(filters.TypedChoiceFilter):
     """`true` or `false`; anything else is a 400, not silently ignored."""
 

@@ -4,6 +4,7 @@ Output serializers render models; input serializers only validate shape. Rules l
 `orders.services`.
 """
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from rest_framework import serializers
 
 from restaurant.wire import BlankAsNullCharField, MoneyField, StrictUUIDField, TimestampField
@@ -89,6 +90,19 @@ class OrderSerializer(serializers.ModelSerializer):
         ]
 
 
+class ProblemSerializer(serializers.Serializer):
+    """RFC 9457 problem details, as `restaurant.problems` renders every error (for the schema)."""
+
+    type = serializers.CharField(help_text="A URI reference, e.g. `/problems/illegal-transition`.")
+    title = serializers.CharField()
+    status = serializers.IntegerField()
+    detail = serializers.CharField()
+    errors = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()), required=False,
+        help_text="Validation errors: each field (camelCase) to its messages.",
+    )
+
+
 # --- Input ------------------------------------------------------------------------------------
 
 
@@ -139,6 +153,29 @@ class OrderItemCreateSerializer(serializers.Serializer):
                     {f: ["Required unless menuItemId is given."] for f in sorted(missing)}
                 )
         return attrs
+
+
+class OrderItemCreateSchema(OpenApiSerializerExtension):
+    """The schema of OrderItemCreateSerializer says what its `validate` enforces: either
+    `menuItemId` (and then neither `name` nor `unitPrice`), or `name` and `unitPrice`."""
+
+    target_class = OrderItemCreateSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        menu_item_given = {
+            "required": ["menuItemId"],
+            "properties": {"menuItemId": {"type": "string"}},
+        }
+        schema["oneOf"] = [
+            {
+                "title": "From the menu",
+                **menu_item_given,
+                "not": {"anyOf": [{"required": ["name"]}, {"required": ["unitPrice"]}]},
+            },
+            {"title": "Free-form", "required": ["name", "unitPrice"], "not": menu_item_given},
+        ]
+        return schema
 
 
 class OrderItemUpdateSerializer(serializers.Serializer):

@@ -1,15 +1,22 @@
 """REST views: validate shape, call one selector or service, render. They catch nothing."""
 
 import hashlib
+import logging
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 
+from restaurant.problems import PROBLEM_CONTENT_TYPE
 from restaurant.tenancy import RestaurantScopedMixin
 
 from .. import auth_services, selectors, services
@@ -17,11 +24,32 @@ from . import serializers as s
 from .filters import MenuItemFilter, OrderFilter, TableFilter, TableSessionFilter
 from .idempotency import idempotent
 
-PROBLEM = OpenApiResponse(description="Problem details (RFC 9457), application/problem+json.")
-_ERRORS = {400: PROBLEM, 401: PROBLEM, 403: PROBLEM, 404: PROBLEM, 409: PROBLEM, 422: PROBLEM}
+logger = logging.getLogger(__name__)
+
+PROBLEM = OpenApiResponse(
+    response=s.ProblemSerializer, description="Problem details (RFC 9457), application/problem+json."
+)
+
+
+def problems(*codes: int) -> dict:
+    """Responses of these statuses: problem details, as `application/problem+json`."""
+    return {(code, PROBLEM_CONTENT_TYPE): PROBLEM for code in codes}
+
+
+# Every operation may answer 406 (an Accept header that excludes JSON) and 503 (the database
+# is down); every authenticated one 401 (no or bad credentials) and 403 (role, or an account
+# without a restaurant); every one with a body 415 (not JSON).
+_AUTHED = (401, 403, 406, 503)
+_READ = problems(404, *_AUTHED)
+_LIST = problems(400, 404, *_AUTHED)  # 400: a bad filter or pageSize; 404: no such page
+_WRITE = problems(400, 404, 409, 415, 422, *_AUTHED)  # 422: an Idempotency-Key reused
+_ANONYMOUS = (400, 401, 406, 415, 503)
 IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key", str, OpenApiParameter.HEADER, required=False,
-    description="Retrying with the same key and body returns the first answer, changing nothing.",
+    "Idempotency-Key",
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+    OpenApiParameter.HEADER, required=False,
+    description="Retrying with the same key and body returns the first answer, changing nothing. "
+    "1 to 255 visible ASCII characters.",
 )
 
 
@@ -34,11 +62,23 @@ def validated(serializer_class, request, **kwargs) -> dict:
 # --- Auth -------------------------------------------------------------------------------------
 
 
-class LoginIPThrottle(AnonRateThrottle):
+class FailOpenThrottleMixin:
+    """Throttle counters live in the cache (Redis). When it is down, logins go on unthrottled
+    (with a warning) rather than fail: staff must still be able to sign in during an outage."""
+
+    def allow_request(self, request, view):
+        try:
+            return super().allow_request(request, view)
+        except Exception:  # noqa: BLE001 - the cache backend's connection errors
+            logger.warning("login throttle skipped: the cache is unavailable", exc_info=True)
+            return True
+
+
+class LoginIPThrottle(FailOpenThrottleMixin, AnonRateThrottle):
     scope = "login_ip"
 
 
-class LoginEmailThrottle(SimpleRateThrottle):
+class LoginEmailThrottle(FailOpenThrottleMixin, SimpleRateThrottle):
     """Bounds guesses against one account, however many addresses they come from."""
 
     scope = "login_email"
@@ -60,7 +100,8 @@ class LoginView(APIView):
     throttle_classes = [LoginIPThrottle, LoginEmailThrottle]
 
     @extend_schema(
-        request=s.LoginSerializer, responses={200: s.TokenPairSerializer, 401: PROBLEM, 429: PROBLEM},
+        request=s.LoginSerializer,
+        responses={200: s.TokenPairSerializer, **problems(*_ANONYMOUS, 429)},
         auth=[],
     )
     def post(self, request):
@@ -74,7 +115,8 @@ class RefreshView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        request=s.RefreshTokenSerializer, responses={200: s.TokenPairSerializer, 401: PROBLEM},
+        request=s.RefreshTokenSerializer,
+        responses={200: s.TokenPairSerializer, **problems(*_ANONYMOUS)},
         auth=[],
     )
     def post(self, request):
@@ -88,7 +130,8 @@ class LogoutView(APIView):
     permission_classes = [AllowAny]
 
     @extend_schema(
-        request=s.RefreshTokenSerializer, responses={204: None, 401: PROBLEM}, auth=[]
+        request=s.RefreshTokenSerializer, responses={204: None, **problems(*_ANONYMOUS)},
+        auth=[],
     )
     def post(self, request):
         data = validated(s.RefreshTokenSerializer, request)
@@ -97,7 +140,7 @@ class LogoutView(APIView):
 
 
 class MeView(APIView):
-    @extend_schema(responses={200: s.UserSerializer, 401: PROBLEM})
+    @extend_schema(responses={200: s.UserSerializer, **problems(*_AUTHED)})
     def get(self, request):
         return Response(s.UserSerializer(request.user).data)
 
@@ -105,6 +148,7 @@ class MeView(APIView):
 # --- Tables and sessions ----------------------------------------------------------------------
 
 
+@extend_schema_view(get=extend_schema(responses={200: s.TableSerializer, **_LIST}))
 class TableListView(RestaurantScopedMixin, generics.ListAPIView):
     serializer_class = s.TableSerializer
     filterset_class = TableFilter
@@ -116,7 +160,7 @@ class TableListView(RestaurantScopedMixin, generics.ListAPIView):
 class TableSessionOpenView(RestaurantScopedMixin, APIView):
     @extend_schema(
         request=s.TableSessionOpenSerializer,
-        responses={201: s.TableSessionSerializer, **_ERRORS},
+        responses={201: s.TableSessionSerializer, **_WRITE},
         parameters=[IDEMPOTENCY_KEY],
     )
     @idempotent
@@ -127,6 +171,7 @@ class TableSessionOpenView(RestaurantScopedMixin, APIView):
         return Response(s.TableSessionSerializer(session).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_view(get=extend_schema(responses={200: s.TableSessionSerializer, **_LIST}))
 class TableSessionListView(RestaurantScopedMixin, generics.ListAPIView):
     serializer_class = s.TableSessionSerializer
     filterset_class = TableSessionFilter
@@ -136,7 +181,7 @@ class TableSessionListView(RestaurantScopedMixin, generics.ListAPIView):
 
 
 class TableSessionDetailView(RestaurantScopedMixin, APIView):
-    @extend_schema(responses={200: s.TableSessionSerializer, 401: PROBLEM, 404: PROBLEM})
+    @extend_schema(responses={200: s.TableSessionSerializer, **_READ})
     def get(self, request, session_id):
         session = selectors.table_session_get(restaurant=self.restaurant, session_id=session_id)
         return Response(s.TableSessionSerializer(session).data)
@@ -144,7 +189,7 @@ class TableSessionDetailView(RestaurantScopedMixin, APIView):
 
 class TableSessionCloseView(RestaurantScopedMixin, APIView):
     @extend_schema(
-        request=None, responses={200: s.TableSessionSerializer, **_ERRORS},
+        request=None, responses={200: s.TableSessionSerializer, **_WRITE},
         parameters=[IDEMPOTENCY_KEY],
     )
     @idempotent
@@ -157,6 +202,7 @@ class TableSessionCloseView(RestaurantScopedMixin, APIView):
 # --- Menu -------------------------------------------------------------------------------------
 
 
+@extend_schema_view(get=extend_schema(responses={200: s.MenuItemSerializer, **_LIST}))
 class MenuItemListView(RestaurantScopedMixin, generics.ListAPIView):
     serializer_class = s.MenuItemSerializer
     filterset_class = MenuItemFilter
@@ -180,6 +226,7 @@ class OrderScopedMixin(RestaurantScopedMixin):
         return Response(s.OrderSerializer(self._order(order.pk)).data, status=code)
 
 
+@extend_schema_view(get=extend_schema(responses={200: s.OrderSerializer, **_LIST}))
 class OrderListCreateView(OrderScopedMixin, generics.ListAPIView):
     serializer_class = s.OrderSerializer
     filterset_class = OrderFilter
@@ -188,7 +235,7 @@ class OrderListCreateView(OrderScopedMixin, generics.ListAPIView):
         return selectors.order_list(restaurant=self.restaurant)
 
     @extend_schema(
-        request=s.OrderCreateSerializer, responses={201: s.OrderSerializer, **_ERRORS},
+        request=s.OrderCreateSerializer, responses={201: s.OrderSerializer, **_WRITE},
         parameters=[IDEMPOTENCY_KEY],
     )
     @idempotent
@@ -204,14 +251,14 @@ class OrderListCreateView(OrderScopedMixin, generics.ListAPIView):
 
 
 class OrderDetailView(OrderScopedMixin, APIView):
-    @extend_schema(responses={200: s.OrderSerializer, 401: PROBLEM, 404: PROBLEM})
+    @extend_schema(responses={200: s.OrderSerializer, **_READ})
     def get(self, request, order_id):
         return Response(s.OrderSerializer(self._order(order_id)).data)
 
 
 class OrderConfirmView(OrderScopedMixin, APIView):
     @extend_schema(
-        request=None, responses={200: s.OrderSerializer, **_ERRORS}, parameters=[IDEMPOTENCY_KEY]
+        request=None, responses={200: s.OrderSerializer, **_WRITE}, parameters=[IDEMPOTENCY_KEY]
     )
     @idempotent
     def post(self, request, order_id):
@@ -221,7 +268,7 @@ class OrderConfirmView(OrderScopedMixin, APIView):
 
 class OrderCancelView(OrderScopedMixin, APIView):
     @extend_schema(
-        request=s.OrderCancelSerializer, responses={200: s.OrderSerializer, **_ERRORS},
+        request=s.OrderCancelSerializer, responses={200: s.OrderSerializer, **_WRITE},
         parameters=[IDEMPOTENCY_KEY],
     )
     @idempotent
@@ -235,7 +282,7 @@ class OrderCancelView(OrderScopedMixin, APIView):
 
 class OrderItemCreateView(OrderScopedMixin, APIView):
     @extend_schema(
-        request=s.OrderItemCreateSerializer, responses={201: s.OrderItemSerializer, **_ERRORS},
+        request=s.OrderItemCreateSerializer, responses={201: s.OrderItemSerializer, **_WRITE},
         parameters=[IDEMPOTENCY_KEY],
     )
     @idempotent
@@ -252,11 +299,11 @@ class OrderItemCreateView(OrderScopedMixin, APIView):
 
 
 class OrderItemDetailView(OrderScopedMixin, APIView):
-    @extend_schema(responses={200: s.OrderItemSerializer, 401: PROBLEM, 404: PROBLEM})
+    @extend_schema(responses={200: s.OrderItemSerializer, **_READ})
     def get(self, request, order_id, item_id):
         return Response(s.OrderItemSerializer(self._item(order_id, item_id)).data)
 
-    @extend_schema(request=s.OrderItemUpdateSerializer, responses={200: s.OrderItemSerializer, **_ERRORS})
+    @extend_schema(request=s.OrderItemUpdateSerializer, responses={200: s.OrderItemSerializer, **_WRITE})
     def patch(self, request, order_id, item_id):
         changes = validated(s.OrderItemUpdateSerializer, request, partial=True)
         item = services.order_item_update(
@@ -264,7 +311,7 @@ class OrderItemDetailView(OrderScopedMixin, APIView):
         )
         return Response(s.OrderItemSerializer(item).data)
 
-    @extend_schema(responses={204: None, **_ERRORS})
+    @extend_schema(responses={204: None, **_WRITE})
     def delete(self, request, order_id, item_id):
         services.order_item_remove(actor=request.user, item=self._item(order_id, item_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -272,7 +319,7 @@ class OrderItemDetailView(OrderScopedMixin, APIView):
 
 class OrderItemStatusView(OrderScopedMixin, APIView):
     @extend_schema(
-        request=s.ItemStatusSerializer, responses={200: s.OrderItemSerializer, **_ERRORS},
+        request=s.ItemStatusSerializer, responses={200: s.OrderItemSerializer, **_WRITE},
         parameters=[IDEMPOTENCY_KEY],
     )
     @idempotent
@@ -291,7 +338,7 @@ class OrderItemStatusView(OrderScopedMixin, APIView):
 class KitchenBoardView(RestaurantScopedMixin, APIView):
     """Everything a kitchen screen shows: open tickets, oldest first, and its settings."""
 
-    @extend_schema(responses={200: s.KitchenBoardSerializer, 401: PROBLEM})
+    @extend_schema(responses={200: s.KitchenBoardSerializer, **problems(*_AUTHED)})
     def get(self, request):
         restaurant = self.restaurant
         board = {
@@ -305,7 +352,7 @@ class KitchenBoardView(RestaurantScopedMixin, APIView):
 
 
 class KitchenTicketView(RestaurantScopedMixin, APIView):
-    @extend_schema(responses={200: s.KitchenTicketSerializer, 401: PROBLEM, 404: PROBLEM})
+    @extend_schema(responses={200: s.KitchenTicketSerializer, **_READ})
     def get(self, request, order_id):
         ticket = selectors.kitchen_ticket_get(restaurant=self.restaurant, order_id=order_id)
         return Response(s.KitchenTicketSerializer(ticket).data)
@@ -313,7 +360,7 @@ class KitchenTicketView(RestaurantScopedMixin, APIView):
 
 class OrderBumpView(OrderScopedMixin, APIView):
     @extend_schema(
-        request=None, responses={200: s.OrderSerializer, **_ERRORS}, parameters=[IDEMPOTENCY_KEY],
+        request=None, responses={200: s.OrderSerializer, **_WRITE}, parameters=[IDEMPOTENCY_KEY],
         description="Kitchen: every PENDING or IN_PROGRESS item of the order becomes READY.",
     )
     @idempotent
@@ -324,7 +371,7 @@ class OrderBumpView(OrderScopedMixin, APIView):
 
 class OrderRecallView(OrderScopedMixin, APIView):
     @extend_schema(
-        request=None, responses={200: s.OrderSerializer, **_ERRORS}, parameters=[IDEMPOTENCY_KEY],
+        request=None, responses={200: s.OrderSerializer, **_WRITE}, parameters=[IDEMPOTENCY_KEY],
         description="Kitchen: undo a bump; the order's READY items go back to IN_PROGRESS.",
     )
     @idempotent
