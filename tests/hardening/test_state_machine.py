@@ -1,0 +1,539 @@
+"""The order and item state machines, driven by hypothesis through `orders.services`.
+
+A reference model, written from CONTRACT.md (not from services.py), predicts the outcome of
+each move: who may make it, which statuses follow, which events it produces. Random sequences
+of moves by random actors (each role, and a stranger from another restaurant) run against the
+real services; after every step:
+
+- the order status is `derive_order_status` of its items (confirmed orders), and every status
+  in the database is the model's;
+- each order's total (as the API renders it) is the sum of its non-cancelled lines;
+- the restaurant's outbox holds exactly the events the committed moves should have produced,
+  in order, with consecutive ids and the right payloads; a refused move produced nothing, and
+  no event ever lands in another restaurant.
+
+The concurrent variant (PostgreSQL) adds steps where two screens move items of one order at
+the same moment, each from the status it saw: when both target the same item exactly one
+wins; the events follow the commit order.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from orders import services
+from orders.api.serializers import OrderSerializer
+from orders.errors import Conflict, DomainError, Forbidden, IllegalTransition, NotFound
+from orders.models import ItemStatus as I
+from orders.models import Order, OrderItem
+from orders.models import OrderStatus as O
+from orders.models import Role
+from realtime.models import OutboxEvent
+
+from ..conftest import Floor
+
+# --- The reference model, from CONTRACT.md -----------------------------------------------------
+
+KITCHEN_MOVES = {(I.PENDING, I.IN_PROGRESS), (I.IN_PROGRESS, I.READY),
+                 (I.IN_PROGRESS, I.PENDING), (I.READY, I.IN_PROGRESS)}
+FLOOR_MOVES = {(I.READY, I.SERVED), (I.PENDING, I.CANCELLED), (I.IN_PROGRESS, I.CANCELLED)}
+ACTIVE = {O.CONFIRMED, O.IN_PROGRESS, O.READY}
+FINAL = {O.SERVED, O.CANCELLED}
+ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def contract_status(item_statuses) -> str:
+    """CONTRACT.md's derivation, restated: cancelled items ignored; any started and not all
+    done -> IN_PROGRESS; all READY or SERVED -> READY, all SERVED -> SERVED."""
+    live = [s for s in item_statuses if s != I.CANCELLED]
+    if not live:
+        return O.CANCELLED
+    if all(s == I.SERVED for s in live):
+        return O.SERVED
+    if all(s in (I.READY, I.SERVED) for s in live):
+        return O.READY
+    if any(s != I.PENDING for s in live):
+        return O.IN_PROGRESS
+    return O.CONFIRMED
+
+
+def move_refusal(role, order_status, current, target):
+    """The exception a single item move must raise, or None when it is allowed."""
+    pair = (current, target)
+    if pair not in KITCHEN_MOVES | FLOOR_MOVES or order_status not in ACTIVE:
+        return IllegalTransition
+    allowed = {Role.KITCHEN, Role.MANAGER} if pair in KITCHEN_MOVES else {Role.WAITER, Role.MANAGER}
+    return None if role in allowed else Forbidden
+
+
+@dataclass
+class Line:
+    id: str
+    name: str
+    qty: int
+    price: Decimal
+    status: str = I.PENDING
+
+
+@dataclass
+class ModelOrder:
+    id: str
+    status: str = O.DRAFT
+    lines: dict = field(default_factory=dict)  # id -> Line, in the order they were added
+
+    def item_statuses(self):
+        return [line.status for line in self.lines.values()]
+
+
+class Expect:
+    """The events a committed step must have produced, built while applying it to the model."""
+
+    def __init__(self, restaurant_id):
+        self.restaurant_id = restaurant_id
+        self.events = []
+
+    def item_moved(self, order: ModelOrder, line: Line, target):
+        self.events.append(("order.item.status.changed", {
+            "orderId": order.id, "itemId": line.id, "restaurantId": self.restaurant_id,
+            "previousStatus": line.status, "newStatus": target,
+        }))
+        line.status = target
+        if order.status in ACTIVE:
+            self.order_became(order, contract_status(order.item_statuses()))
+
+    def order_became(self, order: ModelOrder, status):
+        if status != order.status:
+            self.events.append(("order.status.changed", {
+                "orderId": order.id, "restaurantId": self.restaurant_id,
+                "previousStatus": order.status, "newStatus": status,
+            }))
+            order.status = status
+
+
+# --- The machine -----------------------------------------------------------------------------
+
+ROLES = [Role.MANAGER, Role.WAITER, Role.KITCHEN, "STRANGER"]
+EXAMPLES = 25
+STEPS = 30
+
+
+class OrderStateMachine(RuleBasedStateMachine):
+    floor: Floor
+
+    @initialize()
+    def setup(self):
+        self.floor = Floor("Model")
+        self.stranger = Floor("Stranger").waiter
+        self.restaurant_id = str(self.floor.restaurant.pk)
+        self.orders: dict[str, ModelOrder] = {}
+        self.events_seen = 0
+        self.steps = 0
+        # Start with a confirmed order of three lines, so that item moves have work to do.
+        waiter = self.floor.waiter
+        order = services.order_create(actor=waiter, table_session=self.floor.session)
+        model = self.orders[str(order.pk)] = ModelOrder(str(order.pk))
+        for n in range(3):
+            item = services.order_item_add(
+                actor=waiter, order=order, qty=n + 1, name=f"Starter {n}", unit_price=Decimal("4.50")
+            )
+            model.lines[str(item.pk)] = Line(str(item.pk), item.name, n + 1, Decimal("4.50"))
+        services.order_confirm(actor=waiter, order=order)
+        expect = Expect(self.restaurant_id)
+        expect.events.append(("order.new", {"orderId": model.id}))
+        expect.order_became(model, O.CONFIRMED)
+        self.check_events(expect.events)
+
+    # helpers
+
+    def actor(self, role):
+        return self.stranger if role == "STRANGER" else self.floor.user(role)
+
+    def attempt(self, expected_refusal, call, apply):
+        """Run a service call; a predicted refusal must happen (and change nothing), a
+        predicted success must commit, and produce exactly the events `apply` predicts."""
+        self.steps += 1
+        try:
+            result = call()
+        except DomainError as refused:
+            assert expected_refusal is not None, f"refused, but the contract allows it: {refused!r}"
+            assert isinstance(refused, expected_refusal), (refused, expected_refusal)
+            self.check_events([])
+            return None
+        assert expected_refusal is None, f"allowed, but the contract says {expected_refusal.__name__}"
+        expect = Expect(self.restaurant_id)
+        apply(expect, result)
+        self.check_events(expect.events)
+        return result
+
+    def check_events(self, expected):
+        new = list(
+            OutboxEvent.objects.filter(restaurant_id=self.restaurant_id, seq__gt=self.events_seen)
+            .order_by("seq")
+        )
+        assert [e.seq for e in new] == list(range(self.events_seen + 1, self.events_seen + 1 + len(new)))
+        assert [e.name for e in new] == [name for name, _ in expected], (
+            [(e.name, e.payload) for e in new], expected,
+        )
+        for event, (name, payload) in zip(new, expected):
+            for key, value in payload.items():
+                if key == "items":  # each item: the fields the model knows, in order
+                    assert [{k: i[k] for k in value[0]} for i in event.payload[key]] == value, event.payload
+                else:
+                    assert event.payload[key] == value, (name, key, event.payload, payload)
+            stamp = event.payload.get("updatedAt") or event.payload.get("createdAt")
+            assert ISO_MS.match(stamp), event.payload
+        self.events_seen += len(new)
+
+    def pick(self, data, what):
+        return data.draw(st.sampled_from(what))
+
+    # rules
+
+    @rule(role=st.sampled_from(ROLES))
+    def create_order(self, role):
+        refusal = NotFound if role == "STRANGER" else (Forbidden if role == Role.KITCHEN else None)
+
+        def apply(expect, order):
+            self.orders[str(order.pk)] = ModelOrder(str(order.pk))
+
+        self.attempt(
+            refusal,
+            lambda: services.order_create(actor=self.actor(role), table_session=self.floor.session),
+            apply,
+        )
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data(), role=st.sampled_from(ROLES), qty=st.integers(1, 5),
+          cents=st.integers(0, 5000))
+    def add_item(self, data, role, qty, cents):
+        order = self.pick(data, list(self.orders.values()))
+        price = Decimal(cents) / 100
+        refusal = (
+            NotFound if role == "STRANGER" else Forbidden if role == Role.KITCHEN
+            else Conflict if order.status != O.DRAFT else None
+        )
+
+        def apply(expect, item):
+            order.lines[str(item.pk)] = Line(str(item.pk), item.name, qty, price)
+
+        self.attempt(
+            refusal,
+            lambda: services.order_item_add(
+                actor=self.actor(role), order=Order(pk=order.id), qty=qty,
+                name=f"Dish {len(order.lines)}", unit_price=price,
+            ),
+            apply,
+        )
+
+    def lines(self, predicate=lambda order: True):
+        return [(o, line) for o in self.orders.values() if predicate(o) for line in o.lines.values()]
+
+    @precondition(lambda self: any(o.lines for o in self.orders.values()))
+    @rule(data=st.data(), role=st.sampled_from(ROLES), qty=st.integers(1, 9))
+    def change_qty(self, data, role, qty):
+        order, line = self.pick(data, self.lines())
+        refusal = (
+            NotFound if role == "STRANGER" else Forbidden if role == Role.KITCHEN
+            else Conflict if order.status != O.DRAFT else None
+        )
+
+        def apply(expect, item):
+            line.qty = qty
+
+        self.attempt(
+            refusal,
+            lambda: services.order_item_update(
+                actor=self.actor(role), item=OrderItem.objects.get(pk=line.id), qty=qty
+            ),
+            apply,
+        )
+
+    @precondition(lambda self: any(o.lines for o in self.orders.values()))
+    @rule(data=st.data(), role=st.sampled_from(ROLES))
+    def remove_item(self, data, role):
+        order, line = self.pick(data, self.lines())
+        refusal = (
+            NotFound if role == "STRANGER" else Forbidden if role == Role.KITCHEN
+            else Conflict if order.status != O.DRAFT else None
+        )
+
+        def apply(expect, _):
+            del order.lines[line.id]
+
+        self.attempt(
+            refusal,
+            lambda: services.order_item_remove(
+                actor=self.actor(role), item=OrderItem.objects.get(pk=line.id)
+            ),
+            apply,
+        )
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data(), role=st.sampled_from(ROLES))
+    def confirm(self, data, role):
+        order = self.pick(data, list(self.orders.values()))
+        refusal = (
+            Forbidden if role == Role.KITCHEN
+            else NotFound if role == "STRANGER"
+            else IllegalTransition if order.status != O.DRAFT or not order.lines else None
+        )
+
+        def apply(expect, _):
+            expect.events.append(("order.new", {
+                "orderId": order.id, "restaurantId": self.restaurant_id,
+                "tableSessionId": str(self.floor.session.pk), "status": O.CONFIRMED,
+                "items": [
+                    {"id": line.id, "orderId": order.id, "name": line.name, "qty": line.qty,
+                     "unitPrice": f"{line.price:.2f}", "status": I.PENDING}
+                    for line in order.lines.values()
+                ],
+            }))
+            expect.order_became(order, O.CONFIRMED)
+
+        self.attempt(
+            refusal,
+            lambda: services.order_confirm(actor=self.actor(role), order=Order(pk=order.id)),
+            apply,
+        )
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data(), role=st.sampled_from(ROLES))
+    def cancel_order(self, data, role):
+        order = self.pick(data, list(self.orders.values()))
+        done = any(s in (I.READY, I.SERVED) for s in order.item_statuses())
+        refusal = (
+            Forbidden if role == Role.KITCHEN
+            else NotFound if role == "STRANGER"
+            else IllegalTransition if order.status in FINAL or done else None
+        )
+
+        def apply(expect, _):
+            for line in order.lines.values():
+                # Each open item is cancelled (its event), then the order (one event).
+                if line.status != I.CANCELLED:
+                    expect.events.append(("order.item.status.changed", {
+                        "orderId": order.id, "itemId": line.id, "restaurantId": self.restaurant_id,
+                        "previousStatus": line.status, "newStatus": I.CANCELLED,
+                    }))
+                    line.status = I.CANCELLED
+            expect.order_became(order, O.CANCELLED)
+
+        self.attempt(
+            refusal,
+            lambda: services.order_cancel(actor=self.actor(role), order=Order(pk=order.id)),
+            apply,
+        )
+
+    @precondition(lambda self: any(o.lines for o in self.orders.values()))
+    @rule(data=st.data(), role=st.sampled_from(ROLES))
+    def move_item(self, data, role):
+        order, line = self.pick(data, self.lines())
+        # Mostly a move the graph has from here (by some role), sometimes any status.
+        nearby = [t for (f, t) in sorted(KITCHEN_MOVES | FLOOR_MOVES) if f == line.status]
+        target = self.pick(data, nearby + list(I))
+        refusal = NotFound if role == "STRANGER" else move_refusal(role, order.status, line.status, target)
+        self.attempt(
+            refusal,
+            lambda: services.item_set_status(
+                actor=self.actor(role), item=OrderItem(pk=line.id, order_id=order.id), status=target
+            ),
+            lambda expect, _: expect.item_moved(order, line, target),
+        )
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data(), role=st.sampled_from(ROLES))
+    def bump(self, data, role):
+        """Kitchen bump: every PENDING/IN_PROGRESS item to READY, step by step, all or none."""
+        order = self.pick(data, list(self.orders.values()))
+        cooking = [l for l in self._in_db_order(order) if l.status in (I.PENDING, I.IN_PROGRESS)]
+        refusal = (
+            NotFound if role == "STRANGER"
+            else Conflict if not cooking
+            else IllegalTransition if order.status not in ACTIVE
+            else Forbidden if role == Role.WAITER else None
+        )
+
+        def apply(expect, _):
+            for line in cooking:
+                if line.status == I.PENDING:
+                    expect.item_moved(order, line, I.IN_PROGRESS)
+                expect.item_moved(order, line, I.READY)
+
+        self.attempt(
+            refusal,
+            lambda: services.order_bump(actor=self.actor(role), order=Order(pk=order.id)),
+            apply,
+        )
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data(), role=st.sampled_from(ROLES))
+    def recall(self, data, role):
+        order = self.pick(data, list(self.orders.values()))
+        ready = [l for l in self._in_db_order(order) if l.status == I.READY]
+        refusal = (
+            NotFound if role == "STRANGER"
+            else Conflict if not ready
+            else IllegalTransition if order.status not in ACTIVE
+            else Forbidden if role == Role.WAITER else None
+        )
+
+        def apply(expect, _):
+            for line in ready:
+                expect.item_moved(order, line, I.IN_PROGRESS)
+
+        self.attempt(
+            refusal,
+            lambda: services.order_recall(actor=self.actor(role), order=Order(pk=order.id)),
+            apply,
+        )
+
+    def _in_db_order(self, order: ModelOrder):
+        """Bump and recall walk items by (created_at, id): ask the database for that order."""
+        ids = OrderItem.objects.filter(order_id=order.id).order_by("created_at", "id").values_list("pk", flat=True)
+        return [order.lines[str(pk)] for pk in ids]
+
+    # invariants, after every step
+
+    @invariant()
+    def database_matches_the_model(self):
+        if not hasattr(self, "orders"):
+            return
+        db_orders = {str(o.pk): o for o in Order.objects.filter(restaurant=self.floor.restaurant)}
+        assert db_orders.keys() == self.orders.keys()
+        for order_id, model in self.orders.items():
+            db_order = db_orders[order_id]
+            items = {str(i.pk): i for i in OrderItem.objects.filter(order_id=order_id)}
+            assert items.keys() == model.lines.keys()
+            statuses = [i.status for i in items.values()]
+            assert db_order.status == model.status, (db_order.status, model)
+            if db_order.status != O.DRAFT:
+                assert db_order.status == services.derive_order_status(statuses)
+                assert db_order.status == contract_status(statuses)
+            for item_id, line in model.lines.items():
+                assert (items[item_id].status, items[item_id].qty) == (line.status, line.qty)
+            total = sum(
+                (line.price * line.qty for line in model.lines.values() if line.status != I.CANCELLED),
+                Decimal("0.00"),
+            )
+            assert OrderSerializer(db_order).data["total"] == f"{total:.2f}"
+
+    @invariant()
+    def events_are_exactly_the_committed_moves(self):
+        if not hasattr(self, "orders"):
+            return
+        events = OutboxEvent.objects.filter(restaurant_id=self.restaurant_id)
+        assert events.count() == self.events_seen
+        assert not OutboxEvent.objects.filter(restaurant_id=self.stranger.restaurant_id).exists()
+
+
+HYPOTHESIS = settings(
+    max_examples=EXAMPLES,
+    stateful_step_count=STEPS,
+    derandomize=True,
+    deadline=None,
+    database=None,
+    # No shrinking: it can take minutes against a database; the failing run's steps are
+    # printed as they are.
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+
+
+def test_random_moves_by_random_roles_keep_every_invariant(db):
+    run_state_machine_as_test(OrderStateMachine, settings=HYPOTHESIS)
+
+
+# --- Concurrent moves (PostgreSQL) -------------------------------------------------------------
+
+
+class ConcurrentOrderStateMachine(OrderStateMachine):
+    """Adds steps where two screens move items of one order at once."""
+
+    @precondition(lambda self: any(o.status in ACTIVE and o.lines for o in self.orders.values()))
+    @rule(data=st.data())
+    def two_screens_at_once(self, data):
+        order = self.pick(data, [o for o in self.orders.values() if o.status in ACTIVE and o.lines])
+        lines = list(order.lines.values())
+        moves = []
+        for _ in range(2):
+            line = self.pick(data, lines)
+            role = self.pick(data, [Role.MANAGER, Role.WAITER, Role.KITCHEN])
+            legal = [t for t in I if move_refusal(role, order.status, line.status, t) is None]
+            target = self.pick(data, legal or list(I))
+            moves.append((line, role, target, line.status))
+
+        outcomes = [None, None]
+        barrier = threading.Barrier(2)
+
+        def screen(index):
+            line, role, target, seen = moves[index]
+            try:
+                barrier.wait(timeout=10)
+                services.item_set_status(
+                    actor=self.actor(role), item=OrderItem(pk=line.id, order_id=order.id),
+                    status=target, expected_status=seen,
+                )
+                outcomes[index] = "ok"
+            except DomainError as refused:
+                outcomes[index] = refused
+            finally:
+                connection.close()
+
+        threads = [threading.Thread(target=screen, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        self.steps += 1
+
+        winners = [i for i in range(2) if outcomes[i] == "ok"]
+        for i in range(2):
+            line, role, target, seen = moves[i]
+            if move_refusal(role, order.status, seen, target) is not None:
+                assert i not in winners, (moves[i], outcomes[i])
+        same_item = moves[0][0] is moves[1][0]
+        if same_item:
+            legal = [i for i in range(2) if move_refusal(moves[i][1], order.status, moves[i][3], moves[i][2]) is None]
+            if legal:
+                assert len(winners) == 1, (moves, outcomes)  # exactly one screen wins
+                loser = 1 - winners[0]
+                if loser in legal:
+                    assert isinstance(outcomes[loser], IllegalTransition), outcomes  # 409
+        # The events follow the commit order: the item events say which move committed first.
+        new = list(OutboxEvent.objects.filter(
+            restaurant_id=self.restaurant_id, seq__gt=self.events_seen,
+            name="order.item.status.changed",
+        ).order_by("seq").values_list("payload", flat=True))
+        committed = sorted(winners, key=lambda i: [
+            (p["itemId"], p["newStatus"]) for p in new
+        ].index((moves[i][0].id, moves[i][2])))
+        expect = Expect(self.restaurant_id)
+        for i in committed:
+            line, role, target, seen = moves[i]
+            expect.item_moved(order, line, target)
+        self.check_events(expect.events)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_moves_keep_every_invariant():
+    run_state_machine_as_test(
+        ConcurrentOrderStateMachine,
+        settings=settings(HYPOTHESIS, max_examples=20, stateful_step_count=25),
+    )
