@@ -7,13 +7,14 @@ outages all end here. Views catch nothing.
 from __future__ import annotations
 
 import logging
+import sys
 from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 from rest_framework import exceptions
 from rest_framework.response import Response
@@ -208,7 +209,31 @@ def handler404(request, exception=None):
     return _plain_problem(request, 404, "not-found", "Nothing here.")
 
 
+_DATABASE_DOWN_HTML = (
+    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+    "<title>Service unavailable</title></head><body><h1>Service unavailable</h1>"
+    "<p>The database is unavailable. This page will work again shortly: reload it.</p>"
+    "</body></html>"
+)
+
+
+def _database_unavailable(request):
+    logger.warning("database unavailable: %s", sys.exc_info()[0].__name__)
+    if _wants_html(request):
+        response = HttpResponse(_DATABASE_DOWN_HTML, status=503)
+    else:
+        response = _plain_problem(
+            request, 503, "service-unavailable", "The database is unavailable; try again shortly."
+        )
+    response["Retry-After"] = "5"
+    return response
+
+
 def handler500(request):
+    # Outside DRF (a middleware, the kitchen page, the admin) a database outage reaches
+    # Django's last resort; it is called while the exception is being handled.
+    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+        return _database_unavailable(request)
     if _wants_html(request):
         return render(request, "500.html", status=500)
     return _plain_problem(request, 500, "server-error", "Internal server error.")

@@ -78,11 +78,12 @@ class Process:
 
 
 class DaphneServer(Process):
-    def __init__(self, name="daphne", **env):
+    def __init__(self, name="daphne", extra_args=(), **env):
+        """`extra_args`: more daphne options, e.g. ("--ping-interval", "1")."""
         self.port = free_port()
         super().__init__(
             [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             "restaurant.asgi:application"],
+             *extra_args, "restaurant.asgi:application"],
             server_env(**env), name,
         )
         self.base = f"http://127.0.0.1:{self.port}"
@@ -114,6 +115,18 @@ class DaphneServer(Process):
         except urllib.error.HTTPError as error:
             raw = error.read()
             return error.code, json.loads(raw) if raw else None
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the server process (VmRSS)."""
+        with open(f"/proc/{self.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS")
 
     def login(self, email, password):
         status, body = self.request("POST", "/api/v1/auth/login", {"email": email, "password": password})

@@ -1,0 +1,175 @@
+"""A worker killed with SIGKILL while requests are in flight.
+
+Eight POS tablets and kitchen screens keep worker A busy (create, add items, confirm, start
+and finish dishes, bump); A is killed mid-flight. Then:
+
+- nothing is half-applied: every order's status is the one derived from its items, and every
+  item a tablet was told was added (2xx) is there; nothing appears that nobody asked for;
+- nothing is lost: replaying the restaurant's outbox from the first event rebuilds exactly
+  the statuses in the database (every committed change has its events, consecutive ids);
+- worker B, which stays up, publishes whatever A committed but never published, and a kitchen
+  socket on B receives every event, in order, exactly once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from orders.models import ItemStatus, Order, OrderItem, OrderStatus
+from orders.services import derive_order_status
+from realtime.models import OutboxEvent
+
+from ..live import DaphneServer
+from .conftest import PASSWORD, ResumingClient
+
+pytestmark = [pytest.mark.django_db(transaction=True)]
+
+TABLETS = 8
+KILL_AFTER = 2.0
+
+
+class Tablet(threading.Thread):
+    """Runs order flows against a server until it stops answering; remembers what it was
+    told succeeded."""
+
+    def __init__(self, server, waiter, kitchen, session_id, index):
+        super().__init__(daemon=True)
+        self.server, self.waiter, self.kitchen = server, waiter, kitchen
+        self.session_id, self.index = session_id, index
+        self.acked_items: dict[str, set] = {}  # order id -> item ids answered 201
+        self.attempted_orders = 0
+        self.requests = 0
+
+    def call(self, method, path, body=None, token=None):
+        self.requests += 1
+        return self.server.request(method, path, body, token or self.waiter)
+
+    def run(self):
+        try:
+            while True:
+                self.flow()
+        except OSError:  # the worker is gone (connection refused/reset)
+            return
+
+    def flow(self):
+        self.attempted_orders += 1
+        status, order = self.call("POST", "/api/v1/orders", {"tableSessionId": self.session_id})
+        assert status == 201, order
+        items = self.acked_items.setdefault(order["id"], set())
+        for n in range(3):
+            status, item = self.call(
+                "POST", f"/api/v1/orders/{order['id']}/items",
+                {"name": f"Dish {self.index}.{n}", "qty": n + 1, "unitPrice": "3.50"},
+            )
+            assert status == 201, item
+            items.add(item["id"])
+        status, body = self.call("POST", f"/api/v1/orders/{order['id']}/confirm")
+        assert status == 200, body
+        first, *_ = sorted(items)
+        for target in ("IN_PROGRESS", "READY"):
+            status, body = self.call(
+                "POST", f"/api/v1/orders/{order['id']}/items/{first}/status",
+                {"status": target}, self.kitchen,
+            )
+            assert status == 200, body
+        status, body = self.call("POST", f"/api/v1/orders/{order['id']}/bump", None, self.kitchen)
+        assert status == 200, body
+
+
+def _replay_outbox(restaurant_id):
+    """Rebuild order and item statuses from the events alone, checking each transition
+    starts from the status the previous events left."""
+    orders, items = {}, {}
+    events = list(OutboxEvent.objects.filter(restaurant_id=restaurant_id).order_by("seq"))
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    for event in events:
+        data = event.payload
+        if event.name == "order.new":
+            for item in data["items"]:
+                items[item["id"]] = item["status"]
+            orders[data["orderId"]] = OrderStatus.DRAFT
+        elif event.name == "order.status.changed":
+            assert orders.get(data["orderId"], OrderStatus.DRAFT) == data["previousStatus"], data
+            orders[data["orderId"]] = data["newStatus"]
+        elif event.name == "order.item.status.changed":
+            assert items.get(data["itemId"], ItemStatus.PENDING) == data["previousStatus"], data
+            items[data["itemId"]] = data["newStatus"]
+    return orders, items, len(events)
+
+
+def test_worker_killed_mid_flight_leaves_no_half_change_and_loses_no_event(live_floor):
+    floor = live_floor
+    restaurant = floor.restaurant.pk
+    sweep = {"OUTBOX_SWEEP_INTERVAL": "0.5", "OUTBOX_SWEEP_GRACE": "0.5", "WS_HEARTBEAT_INTERVAL": "0.5"}
+    worker_a = DaphneServer("worker-killed", **sweep)
+    worker_b = DaphneServer("worker-survivor", **sweep)
+    try:
+        waiter = worker_a.login(floor.waiter.email, PASSWORD)
+        kitchen = worker_a.login(floor.kitchen.email, PASSWORD)
+
+        async def scenario():
+            client = ResumingClient(worker_b.ws_url, kitchen)
+            await client.connect()
+            start = client.last_event_id
+            tablets = [
+                Tablet(worker_a, waiter, kitchen, str(floor.session.pk), i) for i in range(TABLETS)
+            ]
+            for tablet in tablets:
+                tablet.start()
+            await asyncio.sleep(KILL_AFTER)
+            os.kill(worker_a.pid, signal.SIGKILL)
+            for tablet in tablets:
+                await asyncio.to_thread(tablet.join, 30)
+                assert not tablet.is_alive()
+            head = await asyncio.to_thread(
+                lambda: OutboxEvent.objects.filter(restaurant_id=restaurant).count()
+            )
+            await client.read_until(head, timeout=30)
+            await client.close()
+            return tablets, start, head, client
+
+        tablets, start, head, client = asyncio.run(scenario())
+        assert worker_a.proc.wait(5) == -signal.SIGKILL
+        assert sum(t.requests for t in tablets) > 50, "the worker was barely busy"
+
+        # Nothing half-applied.
+        db_orders = {str(o.pk): o for o in Order.objects.filter(restaurant_id=restaurant)}
+        db_items = {str(i.pk): i for i in OrderItem.objects.filter(order__restaurant_id=restaurant)}
+        for order in db_orders.values():
+            statuses = [i.status for i in db_items.values() if i.order_id == order.pk]
+            if order.status != OrderStatus.DRAFT:
+                assert statuses and order.status == derive_order_status(statuses), (order, statuses)
+        acked = {i for t in tablets for ids in t.acked_items.values() for i in ids}
+        assert acked <= db_items.keys()  # every item a tablet was told about is there
+        assert len(db_orders) <= sum(t.attempted_orders for t in tablets)
+        for tablet in tablets:
+            for order_id, ids in tablet.acked_items.items():
+                if order_id in db_orders:
+                    in_db = {k for k, i in db_items.items() if str(i.order_id) == order_id}
+                    assert ids <= in_db and len(in_db) - len(ids) <= 1, (order_id, ids, in_db)
+
+        # Nothing lost: the outbox alone rebuilds every status the database holds.
+        orders, items, count = _replay_outbox(restaurant)
+        for order_id, order in db_orders.items():
+            if order.status != OrderStatus.DRAFT:
+                assert orders[order_id] == order.status, (order_id, orders.get(order_id), order.status)
+        for item_id, item in db_items.items():
+            if db_orders[str(item.order_id)].status != OrderStatus.DRAFT:
+                assert items[item_id] == item.status, (item_id, items.get(item_id), item.status)
+
+        # Worker B published everything A left behind, and its socket got all of it, in order.
+        deadline = time.monotonic() + 10
+        while OutboxEvent.objects.filter(restaurant_id=restaurant, published_at__isnull=True).exists():
+            assert time.monotonic() < deadline, "events left unpublished"
+            time.sleep(0.25)
+        assert client.last_event_id == head == count
+        assert client.received == head - start
+    finally:
+        worker_a.stop()
+        worker_b.stop()
