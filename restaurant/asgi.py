@@ -20,6 +20,10 @@ from realtime.auth import websocket_auth_stack  # noqa: E402
 from realtime.publisher import bind_to_server_loop  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 from realtime.socketio import socketio_application  # noqa: E402
+from restaurant.logs import scrub_daphne_access_log  # noqa: E402
+
+# daphne's access log prints query strings: a token someone put in a URL is blanked.
+scrub_daphne_access_log()
 
 application = bind_to_server_loop(
     socketio_application(
