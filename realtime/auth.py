@@ -18,6 +18,7 @@ from channels.auth import AuthMiddlewareStack
 from channels.db import database_sync_to_async
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
+from django.db import DatabaseError
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
@@ -26,9 +27,14 @@ URL_TOKEN_PARAMS = {"token", "access_token", "accessToken", "jwt", "auth"}
 
 
 class AuthRefused(Exception):
-    def __init__(self, reason: str):
+    def __init__(self, reason: str, *, retryable: bool = False):
         super().__init__(reason)
         self.reason = reason
+        # Not the client's fault (the database is down): it should retry, not log in again.
+        self.retryable = retryable
+
+
+SERVICE_UNAVAILABLE = "Service unavailable; retry"
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,8 @@ def _authenticate_token_sync(raw: str) -> SocketIdentity:
         user = authenticator.get_user(token)
     except (InvalidToken, TokenError, AuthenticationFailed):
         raise AuthRefused("Invalid token") from None
+    except DatabaseError:
+        raise AuthRefused(SERVICE_UNAVAILABLE, retryable=True) from None
     except Exception:  # noqa: BLE001 - malformed claims of a validly signed token, etc.
         raise AuthRefused("Invalid token") from None
     if user.restaurant_id is None:
@@ -117,6 +125,7 @@ class OriginAndTokenMiddleware:
                     scope["identity"] = await authenticate_token(raw.strip())
                 except AuthRefused as refused:
                     scope["auth_error"] = refused.reason
+                    scope["auth_retryable"] = refused.retryable
         elif origin is not None:
             # A browser: its session cookie counts, since the Origin was checked above.
             scope["identity"] = identity_from_session_user(scope.get("user"))

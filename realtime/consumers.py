@@ -37,6 +37,7 @@ from .publisher import RAW_SEND_KEY, publisher
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_STREAM_INTERRUPTED = 4503
 # A socket whose unsent output passes this is too slow to follow: it is closed (4503) and
 # resumes from its last id, instead of the worker buffering without bound.
@@ -394,7 +395,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
         publisher.bind_loop(asyncio.get_running_loop())
         await self.accept()
         if self.scope.get("auth_error"):
-            return await self._refuse(self.scope["auth_error"])
+            return await self._refuse(
+                self.scope["auth_error"], retryable=self.scope.get("auth_retryable", False)
+            )
         identity = self.scope.get("identity")
         if identity is not None:
             return await self._start(identity, self.scope.get("last_event_id"))
@@ -419,8 +422,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
         if self.identity is not None:
             publisher.socket_closed(self.identity.restaurant_id)
 
-    async def _refuse(self, reason: str):
-        await self.close(code=CLOSE_UNAUTHENTICATED, reason=reason)
+    async def _refuse(self, reason: str, *, retryable: bool = False):
+        # 1013 "Try Again Later" when the refusal is ours (database down), not the client's.
+        await self.close(code=CLOSE_TRY_AGAIN_LATER if retryable else CLOSE_UNAUTHENTICATED, reason=reason)
 
     async def _auth_deadline(self):
         await asyncio.sleep(settings.WS_AUTH_TIMEOUT)
@@ -502,7 +506,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             try:
                 identity = await authenticate_token(token)
             except AuthRefused as refused:
-                return await self._refuse(refused.reason)
+                return await self._refuse(refused.reason, retryable=refused.retryable)
             return await self._start(identity, message.get("lastEventId"))
         if kind == "resume":
             after = _parse_event_id(message.get("lastEventId"))

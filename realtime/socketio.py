@@ -423,8 +423,11 @@ async def connect(sid, environ, auth=None):
         raise socketio.exceptions.ConnectionRefusedError(NO_TOKEN)
     try:
         identity = await authenticate_token(token)
-    except AuthRefused:
-        raise socketio.exceptions.ConnectionRefusedError(INVALID_TOKEN) from None
+    except AuthRefused as refused:
+        # The reference's two messages for token problems; a database outage is not one.
+        raise socketio.exceptions.ConnectionRefusedError(
+            refused.reason if refused.retryable else INVALID_TOKEN
+        ) from None
     await sio.enter_room(sid, room_name(identity.restaurant_id), namespace=NAMESPACE)
     if not await hub.attach(sid, identity):
         raise socketio.exceptions.ConnectionRefusedError("Event stream unavailable; retry")

@@ -190,7 +190,8 @@ async def test_socket_closed_when_its_token_expires():
     assert (await socket.receive())["type"] == "ready"
     started = time.monotonic()
     await _assert_refused(socket, "Token expired")
-    assert time.monotonic() - started < 2.5
+    # exp has whole-second resolution; allow for a loaded CI machine.
+    assert time.monotonic() - started < 4
 
 
 async def test_socket_closed_when_user_deactivated():
@@ -237,3 +238,19 @@ async def test_logout_closes_that_logins_sockets_only():
     await _assert_refused(socket_one, "Logged out")
     assert await socket_two.nothing(0.5)
     await socket_two.close()
+
+
+async def test_database_down_during_auth_is_a_retryable_close_not_a_bad_token(monkeypatch):
+    from django.db import OperationalError
+    from rest_framework_simplejwt.authentication import JWTAuthentication
+
+    floor = await db(Floor)()
+    headers = await db(bearer)(floor.kitchen)
+
+    def database_down(self, validated_token):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(JWTAuthentication, "get_user", database_down)
+    socket = await open_socket(headers)
+    message = await socket.receive()
+    assert message == {"type": "__closed__", "code": 1013, "reason": "Service unavailable; retry"}
