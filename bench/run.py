@@ -724,8 +724,12 @@ class Bench:
                 log(f"REST flow {name}: {cfg['flow_clients']} clients, create -> add item -> confirm")
                 asyncio.run(self.flow(server.base, 1.0))  # warm-up
                 cpu0, wall0 = proc_cpu_seconds(server.pid), time.monotonic()
+                driver0 = proc_cpu_seconds(os.getpid(), children=False)
                 result = asyncio.run(self.flow(server.base, cfg["flow_seconds"]))
-                result["server_cpu_pct"] = round(100 * (proc_cpu_seconds(server.pid) - cpu0) / (time.monotonic() - wall0), 1)
+                wall = time.monotonic() - wall0
+                result["server_cpu_pct"] = round(100 * (proc_cpu_seconds(server.pid) - cpu0) / wall, 1)
+                result["driver_cpu_pct"] = round(100 * (proc_cpu_seconds(os.getpid(), children=False) - driver0) / wall, 1)
+                result["server_cpu_ms_per_order"] = round(10 * result["server_cpu_pct"] / result["orders_per_s"], 1) if result["orders_per_s"] else None
                 result.update(config=name, server=kind, clients=cfg["flow_clients"], loadavg=loadavg()[0])
                 self.results["scenarios"]["rest_flow"].append(result)
                 log(f"  {result['orders_per_s']} orders/s, flow median {result['flow_ms']['median_ms']} ms "
@@ -883,10 +887,11 @@ def markdown(results) -> str:
         lines.append(f"| {r['config']} | {r['sockets']} | {_ms(r['median_ms'])} | {_ms(r['p99_ms'])} | {_ms(r['max_ms'])} | "
                      f"{_ms(r['from_request']['p99_ms'])} | {r['missing']} | {', '.join(map(str, r['server_cpu_pct'].values()))} |")
     lines += ["", "## 5. REST flow: create → add item → confirm", "",
-              "| config | clients | orders/s | flow median ms | flow p99 ms | errors | server CPU % |", "|---|---:|---:|---:|---:|---:|---:|"]
+              "| config | clients | orders/s | flow median ms | flow p99 ms | errors | server CPU % | server CPU ms per order | driver CPU % |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in s["rest_flow"]:
+        per_order = r.get("server_cpu_ms_per_order") or (round(10 * r["server_cpu_pct"] / r["orders_per_s"], 1) if r["orders_per_s"] else None)
         lines.append(f"| {r['config']} | {r['clients']} | {r['orders_per_s']} | {_ms(r['flow_ms']['median_ms'])} | "
-                     f"{_ms(r['flow_ms']['p99_ms'])} | {r['errors']} | {r['server_cpu_pct']} |")
+                     f"{_ms(r['flow_ms']['p99_ms'])} | {r['errors']} | {r['server_cpu_pct']} | {per_order} | {r.get('driver_cpu_pct', '–')} |")
     lines += ["", "## Targets", "", "| target | wanted | measured | met | note |", "|---|---|---:|---|---|"]
     for t in results.get("targets", []):
         lines.append(f"| {t['target']} | {t['wanted']} | {t['measured']} | {'yes' if t['met'] else '**no**'} | {t.get('note', '')} |")
