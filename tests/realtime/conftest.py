@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
@@ -70,3 +71,18 @@ def db(function):
     return database_sync_to_async(function)
 
 
+
+
+@pytest.fixture
+def seeded_floor(settings):
+    """Staff who log in over REST to a server process, which knows only the real hashers."""
+    from django.conf import global_settings
+
+    from ..conftest import Floor
+
+    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
+    floor = Floor()
+    for user in (floor.waiter, floor.kitchen):
+        user.set_password("password123")
+        user.save()
+    return floor

@@ -9,7 +9,6 @@ import textwrap
 import pytest
 import websockets
 
-from ..conftest import Floor
 from ..live import ROOT, DaphneServer, RedisServer, manage, server_env
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -80,19 +79,6 @@ def _waiter_flow(server, token, session_id, items=1):
     status, body = server.request("POST", f"/api/v1/orders/{order['id']}/confirm", None, token)
     assert status == 200, body
     return order["id"]
-
-
-@pytest.fixture
-def seeded_floor(settings):
-    """Staff who can log in to a server process, which knows only the real hashers."""
-    from django.conf import global_settings
-
-    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
-    floor = Floor()
-    for user in (floor.waiter, floor.kitchen):
-        user.set_password("password123")
-        user.save()
-    return floor
 
 
 @pytest.mark.redis

@@ -195,19 +195,6 @@ def tokens(user):
     return _issue(user)
 
 
-@pytest.fixture
-def seeded_floor(settings):
-    """Staff who log in over REST to a server process, which knows only the real hashers."""
-    from django.conf import global_settings
-
-    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
-    floor = Floor()
-    for user in (floor.waiter, floor.kitchen):
-        user.set_password("password123")
-        user.save()
-    return floor
-
-
 # --- the reference's curl flow -------------------------------------------------------------------
 
 
