@@ -417,8 +417,9 @@ def latencies(driven: dict, dumps: list[dict], sockets: int) -> dict:
 
 
 class Bench:
-    def __init__(self, mode: str, only: set[str] | None, outdir: Path):
+    def __init__(self, mode: str, only: set[str] | None, outdir: Path, configs: list[str] | None = None):
         self.mode = mode
+        self.configs = configs
         self.cfg = MODES[mode]
         self.only = only
         self.outdir = outdir
@@ -465,6 +466,9 @@ class Bench:
 
     def wants(self, scenario: str) -> bool:
         return self.only is None or scenario in self.only
+
+    def picked(self, name: str) -> bool:
+        return self.configs is None or name.startswith("peer") or any(c in name for c in self.configs)
 
     # --- setup ---------------------------------------------------------------------------
 
@@ -589,6 +593,8 @@ class Bench:
         cfg = self.cfg
         token = self.data["tokens"]["manager"]
         for name, kind, layer, transport in self.configs_one_worker():
+            if not self.picked(name):
+                continue
             server = self.server(name, kind, layer)
             pools = []
             try:
@@ -649,6 +655,8 @@ class Bench:
             configs += [("peer", "peer", "pubsub", "sio"), ("ours-uvicorn-pubsub-sio", "uvicorn", "pubsub", "sio"),
                         ("ours-daphne-pubsub-ws", "daphne", "pubsub", "ws")]
         for name, kind, layer, transport in configs:
+            if not self.picked(name):
+                continue
             server = self.server(name, kind, layer)
             pools = []
             try:
@@ -691,6 +699,8 @@ class Bench:
                         ("ours-uvicorn-x2-core-ws", "uvicorn", "core", "ws"),
                         ("ours-uvicorn-x2-core-sio", "uvicorn", "core", "sio")]
         for name, kind, layer, transport in configs:
+            if not self.picked(name):
+                continue
             extra = {"REDIS_URL": self.redis_url} if kind == "peer" else {}
             servers = [self.server(f"{name}-a", kind, layer, **extra), self.server(f"{name}-b", kind, layer, **extra)]
             pools = []
@@ -719,6 +729,8 @@ class Bench:
         if self.mode != "smoke":
             configs += [("ours-daphne", "daphne"), ("ours-gunicorn-wsgi-2x4", "gunicorn")]
         for name, kind in configs:
+            if not self.picked(name):
+                continue
             server = self.server(name, kind)
             try:
                 log(f"REST flow {name}: {cfg['flow_clients']} clients, create -> add item -> confirm")
@@ -945,6 +957,8 @@ def main():
     group.add_argument("--quick", action="store_true", help="smaller N and shorter steps (a few minutes)")
     group.add_argument("--smoke", action="store_true", help="tiny: checks the harness works (CI)")
     parser.add_argument("--only", help="comma-separated scenarios: fanout,max_rate,idle_rss,two_workers,rest_flow")
+    parser.add_argument("--configs", help="comma-separated substrings: run only configurations whose name "
+                        "contains one (e.g. peer,uvicorn-pubsub-sio); the peer is always kept for the ratios")
     parser.add_argument("--out", default=str(BENCH / "results"), help="results directory")
     parser.add_argument("--report", metavar="JSON", help="re-render the tables of an earlier result file and exit")
     args = parser.parse_args()
@@ -957,7 +971,8 @@ def main():
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     outdir = Path(args.out)
     outdir.mkdir(parents=True, exist_ok=True)
-    bench = Bench(mode, set(args.only.split(",")) if args.only else None, outdir / stamp)
+    bench = Bench(mode, set(args.only.split(",")) if args.only else None, outdir / stamp,
+                  configs=args.configs.split(",") if args.configs else None)
     log(f"bench {mode}: load average {loadavg()}; logs in {bench.logdir}")
     results = bench.run()
     json_path = outdir / f"{stamp}.json"
