@@ -185,6 +185,7 @@ class _LocalGroup:
         self.failed: BaseException | None = None
         self.stopped = False
         self.last_heard = time.monotonic()
+        self._serial = asyncio.Lock()
         self._task = asyncio.get_running_loop().create_task(self._run())
 
     def add(self, socket: "EventsConsumer") -> None:
@@ -200,13 +201,20 @@ class _LocalGroup:
             self.stopped = True
             if self.registry.get(self.key) is self:
                 del self.registry[self.key]
+            self._stopped()
             self._task.cancel()
+
+    def _stopped(self) -> None:
+        """When it stops, before its task is cancelled."""
 
     async def _subscribed(self) -> None:
         """After joining, before sockets are told the subscription is ready."""
 
     def _extra_tasks(self) -> list:
         return []
+
+    def _listening(self) -> None:
+        """Subscribed, with sockets waiting: messages flow from now on."""
 
     async def _run(self):
         layer = get_channel_layer()
@@ -224,6 +232,7 @@ class _LocalGroup:
         if not self.sockets:
             self.stop()
             return
+        self._listening()
         loop = asyncio.get_running_loop()
         tasks = [loop.create_task(self._receive(layer)), *self._extra_tasks()]
         expiry = getattr(layer, "group_expiry", None)
@@ -252,6 +261,11 @@ class _LocalGroup:
         while True:
             message = await layer.receive(self.channel)
             self.last_heard = time.monotonic()
+            await self._handle_one(message)
+
+    async def _handle_one(self, message: dict) -> None:
+        # One message at a time, whichever way it came (the layer, or this worker's commits).
+        async with self._serial:
             try:
                 await self._handle(message)
             except asyncio.CancelledError:
@@ -292,6 +306,17 @@ class RestaurantStream(_LocalGroup):
             self.last_id = await _event_head(self.restaurant_id)
         except Exception:  # noqa: BLE001 - database away: sockets fill their own gaps
             logger.warning("restaurant %s: could not read the event head", self.restaurant_id, exc_info=True)
+
+    def _listening(self) -> None:
+        publisher.add_local_sink(self.restaurant_id, self)
+
+    def _stopped(self) -> None:
+        publisher.remove_local_sink(self.restaurant_id, self)
+
+    async def deliver_local(self, message: dict) -> None:
+        """An event committed in this worker, before the channel layer brings it back."""
+        if not self.stopped:
+            await self._handle_one(message)
 
     def _extra_tasks(self) -> list:
         if settings.WS_HEARTBEAT_INTERVAL > 0:

@@ -67,7 +67,7 @@ def record(restaurant_id, name: str, payload: dict) -> OutboxEvent:
     event = OutboxEvent.objects.create(
         restaurant_id=restaurant_id, seq=_next_seq(restaurant_id), name=name, payload=payload
     )
-    transaction.on_commit(lambda: publisher.kick(restaurant_id))
+    transaction.on_commit(lambda: publisher.committed(event))
     return event
 
 

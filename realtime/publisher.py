@@ -1,10 +1,17 @@
 """Publishing committed outbox events through the channel layer.
 
-`kick()` is called after a commit, from whatever thread committed. Publishing runs on the
-ASGI server's event loop when this process is a server (so the channel layer's Redis
-connections are the server's own, reused for every event), or otherwise on one long-lived
-background loop (management commands, shells, the relay). A request never waits on Redis:
-if Redis is down the event stays in the outbox and the relay sweep publishes it later.
+`committed()` is called after a commit, from whatever thread committed, with the event that
+transaction wrote. Publishing runs on the ASGI server's event loop when this process is a
+server (so the channel layer's Redis connections are the server's own, reused for every
+event), or otherwise on one long-lived background loop (management commands, shells, the
+relay). A request never waits on Redis: if Redis is down the event stays in the outbox and
+the relay sweep publishes it later.
+
+Local fast path. The event is handed to this worker's own subscribers of the restaurant
+(its `RestaurantStream` and Socket.IO bridge: "local sinks") on the loop straight away,
+before the request's answer is written, as socket.io's in-process room broadcast does; the
+channel layer carries it to the other workers, and the copy that comes back here is dropped
+by id. No outbox re-read before publishing: the payload is the one just committed.
 
 Delivery is at least once; sockets drop duplicates and heal gaps by their event ids.
 """
@@ -89,7 +96,13 @@ class Publisher:
         # Restaurants with sockets on this worker, and how many.
         self._local: Counter = Counter()
         self._background: asyncio.AbstractEventLoop | None = None
+        # restaurant id -> this worker's subscribers that take committed events directly.
+        self._sinks: dict[str, set] = {}
+        # restaurant id -> committed (pk, layer message) waiting for its sender task.
+        self._outgoing: dict[str, list] = {}
+        self._senders: dict[str, asyncio.Task] = {}
         self._guard = threading.Lock()
+        self._tasks: set[asyncio.Task] = set()
         # One thread for the publisher's queries: one connection, reused while CONN_MAX_AGE
         # allows, and never the request thread.
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-db")
@@ -105,6 +118,9 @@ class Publisher:
                 return
             self._loop = loop
             self._locks = {}
+            self._sinks = {}
+            self._outgoing = {}
+            self._senders = {}
             self._sweeper = loop.create_task(self._sweep_forever()) if settings.OUTBOX_SWEEP else None
             self._heartbeat = (
                 loop.create_task(self._heartbeat_forever())
@@ -128,9 +144,12 @@ class Publisher:
 
     # --- API for synchronous code ------------------------------------------------------------
 
-    def kick(self, restaurant_id) -> None:
-        """Publish the restaurant's unpublished events, soon, without blocking the caller."""
-        self._submit(self.drain(restaurant_id))
+    def committed(self, event: OutboxEvent) -> None:
+        """`event` has committed: hand it to local sinks and publish it, without blocking."""
+        # Encoded here, in the committing thread, not on the loop every socket shares.
+        message = layer_message(event)
+        loop = self._target_loop()
+        loop.call_soon_threadsafe(self._hand_over, str(event.restaurant_id), event.pk, message)
 
     def revoke(self, user_id, *, session_id=None, reason: str) -> None:
         """Close the user's open sockets (all, or those of one login session)."""
@@ -149,6 +168,54 @@ class Publisher:
         return asyncio.run_coroutine_threadsafe(_all(), self._target_loop()).result(timeout)
 
     # --- on the loop -------------------------------------------------------------------------
+
+    def add_local_sink(self, restaurant_id: str, sink) -> None:
+        """`sink.deliver_local(message)` (a coroutine function) gets every event of the
+        restaurant committed in this worker, in commit order, as the channel layer would
+        deliver it. The layer's copy still arrives afterwards: sinks drop it by id."""
+        self._sinks.setdefault(restaurant_id, set()).add(sink)
+
+    def remove_local_sink(self, restaurant_id: str, sink) -> None:
+        sinks = self._sinks.get(restaurant_id)
+        if sinks is not None:
+            sinks.discard(sink)
+            if not sinks:
+                del self._sinks[restaurant_id]
+
+    def _hand_over(self, restaurant_id: str, pk: int, message: dict) -> None:
+        loop = asyncio.get_running_loop()
+        for sink in tuple(self._sinks.get(restaurant_id, ())):
+            self._keep(loop.create_task(sink.deliver_local(message)))
+        self._outgoing.setdefault(restaurant_id, []).append((pk, message))
+        sender = self._senders.get(restaurant_id)
+        if sender is None or sender.done():
+            self._senders[restaurant_id] = loop.create_task(self._send_outgoing(restaurant_id))
+
+    def _keep(self, task: asyncio.Task) -> None:
+        # The loop keeps only weak references to tasks.
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send_outgoing(self, restaurant_id: str) -> None:
+        """Publish committed events of one restaurant in commit order, then mark them
+        published in one statement per batch. On failure they stay unpublished in the
+        outbox, for the sweep."""
+        layer = get_channel_layer()
+        group = restaurant_group(restaurant_id)
+        while self._outgoing.get(restaurant_id):
+            batch = self._outgoing.pop(restaurant_id)
+            async with self._lock_for(restaurant_id):
+                try:
+                    for _, message in batch:
+                        await layer.group_send(group, message)
+                    await self._query(_mark_published, [pk for pk, _ in batch])
+                except Exception:  # noqa: BLE001 - left in the outbox; the sweep retries
+                    logger.warning(
+                        "publishing events of restaurant %s failed; will retry", restaurant_id,
+                        exc_info=True,
+                    )
+        if self._senders.get(restaurant_id) is asyncio.current_task():
+            del self._senders[restaurant_id]
 
     def socket_opened(self, restaurant_id) -> None:
         self._local[restaurant_id] += 1

@@ -245,21 +245,18 @@ async def test_gap_in_live_stream_is_filled_from_the_log():
 
     from realtime import publisher as publisher_module
 
-    real_send_drain = publisher_module.Publisher.drain
+    def dropped(self, event):
+        # Marked published without being handed to anyone: as if the layer dropped it.
+        OutboxEvent.objects.filter(pk=event.pk).update(published_at=event.created_at)
 
-    async def drop_first_drain(self, restaurant_id):
-        publisher_module.Publisher.drain = real_send_drain
-        # Mark the events published without sending them: as if the layer dropped them.
-        await self._query(lambda: OutboxEvent.objects.update(published_at=OutboxEvent.objects.values("created_at")[:1]))
-        return 0
-
-    publisher_module.Publisher.drain = drop_first_drain
+    real_committed = publisher_module.Publisher.committed
+    publisher_module.Publisher.committed = dropped
     try:
         await db(lambda: services.order_confirm(actor=floor.waiter, order=orders[0]))()
         # Nothing is published for them; the next event (or a heartbeat naming the new
         # head, whichever comes first) makes the socket fill the gap from the log.
     finally:
-        publisher_module.Publisher.drain = real_send_drain
+        publisher_module.Publisher.committed = real_committed
     await db(lambda: services.order_confirm(actor=floor.waiter, order=orders[1]))()
     received = await socket.events(4)
     assert [int(e["id"]) for e in received] == [base + 1, base + 2, base + 3, base + 4]
@@ -282,4 +279,39 @@ async def test_events_of_one_order_item_added_in_draft_are_not_sent():
     await db(_draft_with_items)(floor, 2)
     await db(lambda: OrderItemFactory(order=floor.order()))()
     assert await socket.nothing(0.7)
+    await socket.close()
+
+
+async def test_events_committed_here_reach_local_sockets_without_the_channel_layer(monkeypatch):
+    """The local fast path: this worker's sockets get an event it committed straight away;
+    the channel layer's copy, when it comes back, is dropped by id."""
+    from channels.layers import get_channel_layer
+
+    floor = await db(Floor)()
+    order = await db(_draft_with_items)(floor, 1)
+    socket, ready = await ready_socket(floor.kitchen)
+    base = int(ready["lastEventId"])
+
+    layer = get_channel_layer()
+    real_group_send = layer.group_send
+    held = []
+
+    async def slow_layer(group, message):
+        if message.get("type") == "outbox.event":
+            held.append((group, message))  # Redis lagging: nothing arrives this way yet
+            return
+        await real_group_send(group, message)
+
+    monkeypatch.setattr(layer, "group_send", slow_layer)
+    await db(lambda: services.order_confirm(actor=floor.waiter, order=order))()
+    new, changed = await socket.events(2)
+    assert [int(new["id"]), int(changed["id"])] == [base + 1, base + 2]
+    assert [e["event"] for e in (new, changed)] == ["order.new", "order.status.changed"]
+
+    assert [m["id"] for _, m in held] == [base + 1, base + 2]
+    for group, message in held:
+        await real_group_send(group, message)  # the layer's late copies
+    assert await socket.nothing(0.5)
+    # Published: the sweep has nothing left to send.
+    assert not await db(lambda: OutboxEvent.objects.filter(published_at__isnull=True).exists())()
     await socket.close()
