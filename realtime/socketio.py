@@ -18,6 +18,12 @@ deactivated or moved): `publisher.revoke` sends `auth.revoked` to group `user.<i
 one listener per user with sockets on this worker receives. Before closing, the server
 emits `auth.closed` `{"reason": ...}` (the plain WebSocket's close reasons).
 
+Delivery to a socket on the websocket transport skips python-socketio's per-socket writer
+task: the event's WebSocket frame is built once and written straight to the socket's
+transport (see `Bridge._emit` and docs/socketio.md), whenever nothing sent earlier to that
+socket may still be waiting in its Engine.IO queue. Everything else (polling, upgraded
+sessions, queued packets, servers without a direct writer) takes python-socketio's path.
+
 Polling sessions live in one worker's memory: behind several workers, a load balancer must
 keep a client's polling requests on one worker (sticky sessions), or clients must use the
 websocket transport only.
@@ -28,17 +34,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass
 
 import socketio
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
+from engineio import packet as eio_packet
+from socketio import packet as sio_packet
 
 from . import selectors
 from .auth import AuthRefused, SocketIdentity, authenticate_token, origin_allowed
+from .consumers import direct_writer, ws_text_frame
 from .events import restaurant_group, user_group
-from .publisher import publisher
+from .publisher import RAW_SEND_KEY, publisher
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +93,20 @@ async def _quietly(awaitable):
 
 def _group_expiry(layer) -> float | None:
     return getattr(layer, "group_expiry", None) or None
+
+
+def _writer_idle(socket) -> bool:
+    """True when nothing sent to this Engine.IO websocket session can still be on its way
+    through python-engineio: the session is open on the websocket transport, its queue is
+    empty, and its writer task is parked in `queue.get()` (a pending getter). A packet the
+    writer has taken but not yet written leaves no getter, so it reads as busy."""
+    if socket.closing or socket.closed or socket.upgrading or not socket.upgraded:
+        return False
+    queue = socket.queue
+    if queue.qsize():
+        return False
+    getters = getattr(queue, "_getters", None)  # asyncio.Queue: futures of waiting get()s
+    return bool(getters) and not getters[-1].done()
 
 
 class _UserListener:
@@ -147,6 +169,11 @@ class Bridge:
         self.channel: str | None = None
         self.subscriptions = 0  # how many times it has (re)subscribed
         self.last_heard = time.monotonic()
+        self.direct = 0  # sockets of this room with a direct writer
+        # Per-socket deliveries: frames written to the transport, packets handed to
+        # python-socketio (its queue and writer task).
+        self.direct_sends = 0
+        self.queued_sends = 0
         self.ready = asyncio.Event()
         self._stopped = False
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -265,14 +292,52 @@ class Bridge:
                 return
 
     async def _emit(self, event_id: int, name: str, data: dict):
-        await self.hub.server.emit(name, data, to=self.room, namespace=NAMESPACE)
+        if self.direct:
+            await self._emit_direct(name, data)
+        else:
+            await self.hub.server.emit(name, data, to=self.room, namespace=NAMESPACE)
+            self.queued_sends += len(self.sids)
         self.last_id = event_id
 
+    async def _emit_direct(self, name: str, data: dict):
+        """What python-socketio's room emit sends, encoded once: the WebSocket frame is
+        written to each idle websocket session's transport; the Engine.IO packet goes through
+        python-socketio (`eio.send_packet`, the call its emit makes) for every other socket."""
+        hub, server = self.hub, self.hub.server
+        encoded = server.packet_class(sio_packet.EVENT, namespace=NAMESPACE, data=[name, data]).encode()
+        if isinstance(encoded, list):  # binary attachments: never for JSON payloads
+            await server.emit(name, data, to=self.room, namespace=NAMESPACE)
+            self.queued_sends += len(self.sids)
+            return
+        pkt = eio_packet.Packet(eio_packet.MESSAGE, encoded)
+        frame = None
+        sessions = server.eio.sockets
+        for sid, eio_sid in server.manager.get_participants(NAMESPACE, self.room):  # a copy
+            local = hub.sockets.get(sid)
+            writer = local.writer if local is not None else None
+            if writer is not None:
+                session = sessions.get(eio_sid)
+                if session is not None and _writer_idle(session):
+                    if frame is None:
+                        frame = ws_text_frame(pkt.encode().encode())
+                    written = writer.write(frame)
+                    if written:
+                        self.direct_sends += 1
+                        continue
+                    if written is False:
+                        hub.too_slow(sid)
+                        continue
+            await server.eio.send_packet(eio_sid, pkt)
+            self.queued_sends += 1
 
-@dataclass
+
 class _Local:
-    identity: SocketIdentity
-    timer: asyncio.Task | None
+    __slots__ = ("identity", "timer", "writer")
+
+    def __init__(self, identity: SocketIdentity, timer: asyncio.TimerHandle | None):
+        self.identity = identity
+        self.timer = timer  # token expiry: a TimerHandle, far smaller than a Task per socket
+        self.writer = None  # direct writer to the socket's transport, once usable
 
 
 class Hub:
@@ -288,6 +353,7 @@ class Hub:
         self._is_alive = is_alive or self._engineio_session_open
         self._background: set[asyncio.Task] = set()
         self._reaper: asyncio.Task | None = None
+        self.slow_disconnects = 0
 
     async def attach(self, sid: str, identity: SocketIdentity) -> bool:
         """Start delivering to `sid` (already in its room). False if the stream could not
@@ -307,7 +373,7 @@ class Hub:
         listener.sids.add(sid)
         timer = None
         if identity.expires_at is not None:
-            timer = loop.create_task(self._expire(sid, identity.expires_at))
+            timer = loop.call_later(max(0.0, identity.expires_at - time.time()), self._expired, sid)
         self.sockets[sid] = _Local(identity, timer)
         publisher.socket_opened(restaurant_id)
         try:
@@ -328,12 +394,15 @@ class Hub:
         local = self.sockets.pop(sid, None)
         if local is None:
             return
-        if local.timer is not None and local.timer is not asyncio.current_task():
+        if local.timer is not None:
             local.timer.cancel()
         identity = local.identity
         publisher.socket_closed(identity.restaurant_id)
         bridge = self.bridges.get(identity.restaurant_id)
         if bridge is not None:
+            if local.writer is not None:
+                local.writer = None
+                bridge.direct -= 1
             bridge.sids.discard(sid)
             if not bridge.sids:
                 del self.bridges[identity.restaurant_id]
@@ -375,9 +444,51 @@ class Hub:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _expire(self, sid: str, expires_at: float) -> None:
-        await asyncio.sleep(max(0.0, expires_at - time.time()))
-        await self.close(sid, "Token expired")
+    def _expired(self, sid: str) -> None:
+        self._spawn(self.close(sid, "Token expired"))
+
+    # --- direct writes ---------------------------------------------------------------------------
+
+    def enable_direct(self, sid: str, writer) -> None:
+        """Let the bridge write `sid`'s frames to its transport. Called once python-socketio
+        has queued the CONNECT answer, so no event can overtake it."""
+        local = self.sockets.get(sid)
+        if local is None or local.writer is not None:
+            return
+        bridge = self.bridges.get(local.identity.restaurant_id)
+        if bridge is None or sid not in bridge.sids:
+            return
+        local.writer = writer
+        bridge.direct += 1
+
+    def _disable_direct(self, sid: str) -> None:
+        local = self.sockets.get(sid)
+        if local is None or local.writer is None:
+            return
+        local.writer = None
+        bridge = self.bridges.get(local.identity.restaurant_id)
+        if bridge is not None:
+            bridge.direct -= 1
+
+    def too_slow(self, sid: str) -> None:
+        """Its unsent output passed the limit: drop the connection instead of buffering
+        without bound. The transport is aborted, so python-engineio sees the websocket end
+        and python-socketio runs its disconnect (our `disconnect` detaches the socket); the
+        client sees "transport close" and reconnects (Socket.IO has no resume)."""
+        local = self.sockets.get(sid)
+        if local is None or local.writer is None:
+            return
+        writer = local.writer
+        self._disable_direct(sid)
+        self.slow_disconnects += 1
+        logger.warning("socket.io: %s is too slow to follow its events; disconnecting", sid)
+        transport = getattr(writer, "transport", None)
+        if transport is None:
+            transport = getattr(getattr(writer, "protocol", None), "transport", None)
+        if transport is not None:
+            transport.abort()
+        else:  # pragma: no cover - every writer that can report False has a transport
+            self._spawn(self.close(sid, "Too slow"))
 
     # --- sockets python-socketio lost track of -------------------------------------------------
 
@@ -431,6 +542,14 @@ async def connect(sid, environ, auth=None):
     await sio.enter_room(sid, room_name(identity.restaurant_id), namespace=NAMESPACE)
     if not await hub.attach(sid, identity):
         raise socketio.exceptions.ConnectionRefusedError("Event stream unavailable; retry")
+    # A socket that connected on the websocket transport (not upgraded from polling): its
+    # handshake environ is the websocket request's, whose scope holds the server's send.
+    scope = environ.get("asgi.scope")
+    if scope is not None and scope.get("type") == "websocket":
+        writer = direct_writer(scope.get(RAW_SEND_KEY))
+        if writer is not None:
+            # After python-socketio queues its CONNECT answer, right after this returns.
+            asyncio.get_running_loop().call_soon(hub.enable_direct, sid, writer)
 
 
 @sio.event

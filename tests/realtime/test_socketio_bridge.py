@@ -234,3 +234,232 @@ async def test_token_is_read_as_the_reference_gateway_reads_it():
     assert read({"HTTP_AUTHORIZATION": "Bearer "}, {}) is None
     assert read({"QUERY_STRING": "token=abc"}, None) is None  # never from the URL
     assert read({}, {"token": 42}) == "42"  # not a JWT: refused as invalid, not as missing
+
+
+# --- the real server under uvicorn: direct frame writes --------------------------------------------
+#
+# `restaurant.asgi.application` served by uvicorn in this process (wsproto, as in the bench
+# and the Procfile's line), so the module's real `sio` and `hub` run, with uvicorn's real
+# transports; clients speak Engine.IO 4 / Socket.IO 5 themselves (websockets, HTTP polling).
+
+
+import json  # noqa: E402
+import urllib.request  # noqa: E402
+
+import uvicorn  # noqa: E402
+from websockets.asyncio.client import connect as ws_connect  # noqa: E402
+
+from ..conftest import auth_header  # noqa: E402
+
+
+@pytest_asyncio.fixture
+async def live_uvicorn():
+    from restaurant.asgi import application
+
+    config = uvicorn.Config(application, host="127.0.0.1", port=0, ws="wsproto", lifespan="off",
+                            log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.get_running_loop().create_task(server.serve())
+    await until(lambda: server.started or task.done(), timeout=10)
+    assert server.started, task
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"127.0.0.1:{port}"
+    server.should_exit = server.force_exit = True  # don't wait out pending long-polls
+    await asyncio.wait_for(task, 10)
+    await until(lambda: not sio_module.hub.sockets, timeout=5)
+
+
+def _token(user) -> str:
+    return auth_header(user)["HTTP_AUTHORIZATION"][7:]
+
+
+class WsClient:
+    """Socket.IO over the websocket transport, as `bench/clients.py` and browsers open it."""
+
+    def __init__(self, ws):
+        self.ws = ws
+        self.events: list[tuple[str, dict]] = []
+        self.frames: list[str] = []
+        self.closed = asyncio.Event()
+        self._task = asyncio.get_running_loop().create_task(self._read())
+
+    @classmethod
+    async def open(cls, host, user):
+        ws = await ws_connect(f"ws://{host}/socket.io/?EIO=4&transport=websocket")
+        opened = await asyncio.wait_for(ws.recv(), 5)
+        assert opened.startswith("0{"), opened
+        await ws.send("40" + json.dumps({"token": await db(_token)(user)}))
+        client = cls(ws)
+        await until(lambda: client.frames, timeout=5)
+        assert client.frames[0].startswith('40{"sid":'), client.frames
+        client.sid = json.loads(client.frames[0][2:])["sid"]
+        return client
+
+    async def _read(self):
+        try:
+            async for frame in self.ws:
+                self.frames.append(frame)
+                if frame == "2":
+                    await self.ws.send("3")  # Engine.IO pong
+                elif frame.startswith("42"):
+                    name, data = json.loads(frame[2:])
+                    self.events.append((name, data))
+        except Exception:  # noqa: BLE001 - closed by the server
+            pass
+        finally:
+            self.closed.set()
+
+    async def close(self):
+        await self.ws.close()
+        await self._task
+
+
+class PollingClient:
+    """Socket.IO over HTTP long-polling only (no upgrade)."""
+
+    def __init__(self, host):
+        self.base = f"http://{host}/socket.io/?EIO=4&transport=polling"
+        self.events: list[tuple[str, dict]] = []
+        self.frames: list[str] = []
+        self._task = None
+
+    def _request(self, url, body=None):
+        request = urllib.request.Request(url, data=body.encode() if body else None, method="POST" if body else "GET")
+        if body:
+            request.add_header("Content-Type", "text/plain;charset=UTF-8")
+        with urllib.request.urlopen(request, timeout=40) as response:
+            return response.read().decode()
+
+    @classmethod
+    async def open(cls, host, user):
+        client = cls(host)
+        opened = await asyncio.to_thread(client._request, client.base)
+        assert opened.startswith("0{"), opened
+        client.url = f"{client.base}&sid={json.loads(opened[1:])['sid']}"
+        token = await db(_token)(user)
+        assert await asyncio.to_thread(client._request, client.url, "40" + json.dumps({"token": token})) == "OK"
+        client._task = asyncio.get_running_loop().create_task(client._poll())
+        await until(lambda: client.frames, timeout=5)
+        assert client.frames[0].startswith('40{"sid":'), client.frames
+        client.sid = json.loads(client.frames[0][2:])["sid"]
+        return client
+
+    async def _poll(self):
+        while True:
+            try:
+                body = await asyncio.to_thread(self._request, self.url)
+            except Exception:  # noqa: BLE001 - session closed
+                return
+            for frame in body.split("\x1e"):
+                self.frames.append(frame)
+                if frame == "2":
+                    await asyncio.to_thread(self._request, self.url, "3")
+                elif frame.startswith("42"):
+                    name, data = json.loads(frame[2:])
+                    self.events.append((name, data))
+                elif frame == "1":
+                    return
+
+    async def close(self):
+        try:
+            await asyncio.to_thread(self._request, self.url, "1")
+        except Exception:  # noqa: BLE001
+            pass
+        self._task.cancel()
+
+
+async def _commit_orders(floor, count):
+    for _ in range(count):
+        order = await db(_draft_with_items)(floor, 1)
+        await db(_confirm)(floor, order)
+    return [(e.name, e.payload) for e in await db(_outbox)(str(floor.restaurant.pk))]
+
+
+def _jsonable(events):
+    return json.loads(json.dumps(events))
+
+
+async def test_websocket_sockets_get_events_written_straight_to_their_transport(live_uvicorn):
+    floor = await db(Floor)()
+    rid = str(floor.restaurant.pk)
+    clients = [await WsClient.open(live_uvicorn, user) for user in (floor.kitchen, floor.waiter)]
+    bridge = sio_module.hub.bridges[rid]
+    await until(lambda: bridge.direct == 2)
+
+    expected = _jsonable(await _commit_orders(floor, 3))
+    assert len(expected) == 6
+    for client in clients:
+        await until(lambda: len(client.events) >= 6)
+    await asyncio.sleep(0.2)
+    for client in clients:
+        assert [tuple(e) for e in client.events] == [tuple(e) for e in expected]  # payloads, order, once
+    # Every delivery went straight to the transport, none through python-socketio's queue.
+    assert bridge.direct_sends == 12 and bridge.queued_sends == 0
+    for client in clients:
+        await client.close()
+
+
+async def test_polling_and_websocket_sockets_in_one_room_each_get_every_event_in_order(live_uvicorn):
+    floor = await db(Floor)()
+    rid = str(floor.restaurant.pk)
+    ws = await WsClient.open(live_uvicorn, floor.kitchen)
+    polling = await PollingClient.open(live_uvicorn, floor.waiter)
+    bridge = sio_module.hub.bridges[rid]
+    await until(lambda: bridge.direct == 1)
+    assert sio_module.hub.sockets[polling.sid].writer is None
+
+    expected = _jsonable(await _commit_orders(floor, 3))
+    await until(lambda: len(ws.events) >= 6 and len(polling.events) >= 6, timeout=10)
+    await asyncio.sleep(0.2)
+    assert [tuple(e) for e in ws.events] == [tuple(e) for e in expected]
+    assert [tuple(e) for e in polling.events] == [tuple(e) for e in expected]
+    assert bridge.direct_sends == 6 and bridge.queued_sends == 6
+    await ws.close()
+    await polling.close()
+
+
+async def test_event_waits_behind_a_packet_still_in_the_engineio_queue(live_uvicorn):
+    """A packet python-socketio queued for the socket (here `auth.closed`-style server emit)
+    must reach the client before the next event: that event goes through the queue too."""
+    floor = await db(Floor)()
+    rid = str(floor.restaurant.pk)
+    client = await WsClient.open(live_uvicorn, floor.kitchen)
+    bridge = sio_module.hub.bridges[rid]
+    await until(lambda: bridge.direct == 1)
+    sio = sio_module.hub.server
+
+    # Queue a packet and, before the writer task can take it, emit an event to the room.
+    await sio.emit("before", {"n": 1}, to=client.sid)
+    await bridge._emit(bridge.last_id, "order.test", {"n": 2})
+    await until(lambda: len(client.events) >= 2)
+    assert client.events == [("before", {"n": 1}), ("order.test", {"n": 2})]
+    assert bridge.direct_sends == 0 and bridge.queued_sends == 1
+    # Once the queue is drained, the next one is written directly again.
+    await asyncio.sleep(0.1)
+    await bridge._emit(bridge.last_id, "order.test", {"n": 3})
+    await until(lambda: len(client.events) >= 3)
+    assert client.events[2] == ("order.test", {"n": 3}) and bridge.direct_sends == 1
+    await client.close()
+
+
+async def test_socket_too_slow_to_follow_is_disconnected_and_others_keep_receiving(live_uvicorn, monkeypatch):
+    from realtime import consumers
+
+    floor = await db(Floor)()
+    rid = str(floor.restaurant.pk)
+    slow = await WsClient.open(live_uvicorn, floor.kitchen)
+    polling = await PollingClient.open(live_uvicorn, floor.waiter)
+    bridge = sio_module.hub.bridges[rid]
+    await until(lambda: bridge.direct == 1)
+    slow_disconnects = sio_module.hub.slow_disconnects
+
+    monkeypatch.setattr(consumers, "MAX_WRITE_BUFFER", -1)  # every write is over the limit
+    expected = _jsonable(await _commit_orders(floor, 1))
+    await asyncio.wait_for(slow.closed.wait(), 5)  # the server dropped the connection
+    assert slow.events == []
+    assert sio_module.hub.slow_disconnects == slow_disconnects + 1
+    await until(lambda: slow.sid not in sio_module.hub.sockets)  # python-socketio's disconnect ran
+    await until(lambda: len(polling.events) >= 2)
+    assert [tuple(e) for e in polling.events] == [tuple(e) for e in expected]
+    assert bridge.direct == 0 and bridge.direct_sends == 0
+    await polling.close()
