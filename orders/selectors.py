@@ -5,7 +5,7 @@ An object of another restaurant is reported exactly like a missing one (`NotFoun
 
 from __future__ import annotations
 
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, prefetch_related_objects
 
 from .errors import NotFound
 from .models import (
@@ -55,14 +55,30 @@ def menu_item_get(*, restaurant: Restaurant, menu_item_id) -> MenuItem:
     return _get(menu_item_list(restaurant=restaurant), "Menu item", pk=menu_item_id)
 
 
+def _items_in_order():
+    return Prefetch("items", queryset=OrderItem.objects.order_by("created_at", "id"))
+
+
 def order_list(*, restaurant: Restaurant) -> QuerySet[Order]:
-    return Order.objects.filter(restaurant=restaurant).prefetch_related(
-        Prefetch("items", queryset=OrderItem.objects.order_by("created_at", "id"))
-    )
+    return Order.objects.filter(restaurant=restaurant).prefetch_related(_items_in_order())
 
 
 def order_get(*, restaurant: Restaurant, order_id) -> Order:
     return _get(order_list(restaurant=restaurant), "Order", pk=order_id)
+
+
+def order_ref(*, restaurant: Restaurant, order_id) -> Order:
+    """The order without its items: what a service takes (it locks and re-reads the row)."""
+    return _get(Order.objects.filter(restaurant=restaurant), "Order", pk=order_id)
+
+
+def order_with_items(*, restaurant: Restaurant, order: Order) -> Order:
+    """An order a service just returned, with its items loaded for rendering: one query,
+    instead of reading the order again."""
+    if order.restaurant_id != restaurant.pk:
+        raise NotFound("Order not found.")
+    prefetch_related_objects([order], _items_in_order())
+    return order
 
 
 def order_item_get(*, restaurant: Restaurant, order_id, item_id) -> OrderItem:

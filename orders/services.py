@@ -106,9 +106,11 @@ def _lock_session(actor: User, session_id) -> TableSession:
 
 def _lock_item(order: Order, item_id) -> OrderItem:
     try:
-        return OrderItem.objects.select_for_update().get(pk=item_id, order=order)
+        item = OrderItem.objects.select_for_update().get(pk=item_id, order=order)
     except OrderItem.DoesNotExist:
         raise NotFound("Order item not found.") from None
+    item.order = order  # the locked row, for whoever reads item.order next (event receivers)
+    return item
 
 
 def _require_draft(order: Order, action: str) -> None:
@@ -131,8 +133,10 @@ def _touch_order(order: Order, now) -> None:
 
 
 def _validated(instance, exclude=()):
-    """Field validation for every caller, not only the API: admin and shell input too."""
-    instance.full_clean(exclude=list(exclude), validate_constraints=False)
+    """Field validation for every caller, not only the API: admin and shell input too.
+
+    Uniqueness and constraints are the database's to enforce (a query each, and racy here)."""
+    instance.full_clean(exclude=list(exclude), validate_unique=False, validate_constraints=False)
     return instance
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from djangorestframework_camel_case.util import camelize
 
 from orders.api.serializers import OrderItemSerializer
@@ -44,20 +43,32 @@ def layer_message(event: OutboxEvent) -> dict:
     }
 
 
+def _bump_seq(restaurant_id) -> int | None:
+    """Increment the restaurant's last event id and return it, in one statement (both
+    PostgreSQL and SQLite 3.35+ have RETURNING); None when it has no sequence row yet."""
+    meta, quote = EventSequence._meta, connection.ops.quote_name
+    key = meta.get_field("restaurant")
+    table, column = quote(meta.db_table), quote(meta.get_field("last_id").column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {column} = {column} + 1 WHERE {quote(key.column)} = %s "
+            f"RETURNING {column}",
+            [key.get_db_prep_value(restaurant_id, connection)],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def _next_seq(restaurant_id) -> int:
-    bumped = EventSequence.objects.filter(restaurant_id=restaurant_id).update(
-        last_id=F("last_id") + 1
-    )
-    if not bumped:
+    seq = _bump_seq(restaurant_id)
+    if seq is None:
         try:
             with transaction.atomic():
                 EventSequence.objects.create(restaurant_id=restaurant_id, last_id=1)
                 return 1
         except IntegrityError:
-            EventSequence.objects.filter(restaurant_id=restaurant_id).update(
-                last_id=F("last_id") + 1
-            )
-    return EventSequence.objects.values_list("last_id", flat=True).get(restaurant_id=restaurant_id)
+            seq = _bump_seq(restaurant_id)  # another transaction created it first
+    return seq
 
 
 def record(restaurant_id, name: str, payload: dict) -> OutboxEvent:

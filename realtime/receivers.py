@@ -24,9 +24,12 @@ def _status_saved(instance, created, update_fields) -> bool:
 @receiver(post_save, sender=OrderItem, dispatch_uid="realtime.item_saved")
 def item_saved(sender, instance: OrderItem, created, update_fields=None, **kwargs):
     if _status_saved(instance, created, update_fields):
-        restaurant_id = Order.objects.values_list("restaurant_id", flat=True).get(
-            pk=instance.order_id
-        )
+        if OrderItem.order.is_cached(instance):
+            restaurant_id = instance.order.restaurant_id
+        else:
+            restaurant_id = Order.objects.values_list("restaurant_id", flat=True).get(
+                pk=instance.order_id
+            )
         events.record(
             restaurant_id, events.ITEM_STATUS_CHANGED,
             events.item_status_changed(instance, restaurant_id),

@@ -194,7 +194,7 @@ LOGIN_URL = "/admin/login/"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # JWT first: its WWW-Authenticate header is what makes DRF answer 401, not 403.
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "restaurant.tenancy.StaffJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["restaurant.tenancy.IsRestaurantStaff"],

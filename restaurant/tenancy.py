@@ -5,6 +5,25 @@ request body or query is never read: the restaurant comes from the credentials a
 """
 
 from rest_framework.permissions import BasePermission
+from rest_framework_simplejwt.authentication import JWTAuthentication
+
+
+class StaffJWTAuthentication(JWTAuthentication):
+    """simplejwt's bearer authentication, every check of it, with the user's restaurant
+    loaded in the same query: every API request needs it (`current_restaurant`)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.user_model = _UsersWithRestaurant(self.user_model)
+
+
+class _UsersWithRestaurant:
+    """What `JWTAuthentication.get_user` uses of the user model (`objects.get`,
+    `DoesNotExist`), with the restaurant joined in."""
+
+    def __init__(self, model):
+        self.objects = model.objects.select_related("restaurant")
+        self.DoesNotExist = model.DoesNotExist
 
 
 class IsRestaurantStaff(BasePermission):

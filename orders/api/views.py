@@ -218,12 +218,16 @@ class OrderScopedMixin(RestaurantScopedMixin):
     def _order(self, order_id):
         return selectors.order_get(restaurant=self.restaurant, order_id=order_id)
 
+    def _order_ref(self, order_id):
+        return selectors.order_ref(restaurant=self.restaurant, order_id=order_id)
+
     def _item(self, order_id, item_id):
         return selectors.order_item_get(restaurant=self.restaurant, order_id=order_id, item_id=item_id)
 
     def _render(self, order, code=status.HTTP_200_OK):
-        """The order as committed, items included."""
-        return Response(s.OrderSerializer(self._order(order.pk)).data, status=code)
+        """The order as the service committed it, items included."""
+        order = selectors.order_with_items(restaurant=self.restaurant, order=order)
+        return Response(s.OrderSerializer(order).data, status=code)
 
 
 @extend_schema_view(get=extend_schema(responses={200: s.OrderSerializer, **_LIST}))
@@ -262,7 +266,7 @@ class OrderConfirmView(OrderScopedMixin, APIView):
     )
     @idempotent
     def post(self, request, order_id):
-        order = services.order_confirm(actor=request.user, order=self._order(order_id))
+        order = services.order_confirm(actor=request.user, order=self._order_ref(order_id))
         return self._render(order)
 
 
@@ -275,7 +279,7 @@ class OrderCancelView(OrderScopedMixin, APIView):
     def post(self, request, order_id):
         data = validated(s.OrderCancelSerializer, request)
         order = services.order_cancel(
-            actor=request.user, order=self._order(order_id), reason=data.get("reason", "")
+            actor=request.user, order=self._order_ref(order_id), reason=data.get("reason", "")
         )
         return self._render(order)
 
@@ -288,7 +292,7 @@ class OrderItemCreateView(OrderScopedMixin, APIView):
     @idempotent
     def post(self, request, order_id):
         data = dict(validated(s.OrderItemCreateSerializer, request))
-        order = self._order(order_id)
+        order = self._order_ref(order_id)
         menu_item_id = data.pop("menu_item_id", None)
         if menu_item_id is not None:
             data["menu_item"] = selectors.menu_item_get(
@@ -365,7 +369,7 @@ class OrderBumpView(OrderScopedMixin, APIView):
     )
     @idempotent
     def post(self, request, order_id):
-        order = services.order_bump(actor=request.user, order=self._order(order_id))
+        order = services.order_bump(actor=request.user, order=self._order_ref(order_id))
         return self._render(order)
 
 
@@ -376,5 +380,5 @@ class OrderRecallView(OrderScopedMixin, APIView):
     )
     @idempotent
     def post(self, request, order_id):
-        order = services.order_recall(actor=request.user, order=self._order(order_id))
+        order = services.order_recall(actor=request.user, order=self._order_ref(order_id))
         return self._render(order)

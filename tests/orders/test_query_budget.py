@@ -1,0 +1,72 @@
+"""Round trips of the hot REST paths: what the POS and kitchen screens call all night.
+
+Each ORM query costs ~0.5-1 ms of server CPU on a small machine (BENCHMARKS.md), so these
+budgets are the REST flow's throughput. They count every statement, BEGIN/COMMIT excluded
+(SQLite does not log them), events and outbox included.
+"""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from orders.models import ItemStatus, OrderStatus, Role
+from realtime.models import EventSequence
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _statements(captured) -> list[str]:
+    return [
+        q["sql"] for q in captured.captured_queries
+        if q["sql"].split()[0].upper() not in {"BEGIN", "COMMIT", "SAVEPOINT", "RELEASE"}
+    ]
+
+
+def _post(client, path, body=None):
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(path, body or {}, format="json")
+    return response, _statements(captured)
+
+
+@pytest.fixture
+def floor(floor):
+    # Steady state: the restaurant's event sequence exists (its first event creates it).
+    EventSequence.objects.create(restaurant=floor.restaurant, last_id=0)
+    return floor
+
+
+def test_create_add_confirm_flow_stays_within_its_round_trips(floor):
+    waiter = floor.client(Role.WAITER)
+    created, create_sql = _post(waiter, "/api/v1/orders", {"tableSessionId": str(floor.session.pk)})
+    assert created.status_code == 201, created.content
+    order_id = created.json()["id"]
+    added, add_sql = _post(
+        waiter, f"/api/v1/orders/{order_id}/items", {"name": "Soup", "qty": 2, "unitPrice": "4.50"}
+    )
+    assert added.status_code == 201, added.content
+    confirmed, confirm_sql = _post(waiter, f"/api/v1/orders/{order_id}/confirm")
+    assert confirmed.status_code == 200, confirmed.content
+    assert confirmed.json()["status"] == OrderStatus.CONFIRMED
+    assert confirmed.json()["total"] == "9.00"
+    # user+restaurant, session, lock session, insert, items of the answer
+    assert len(create_sql) <= 5, create_sql
+    # user+restaurant, order, lock order, insert item, touch order
+    assert len(add_sql) <= 5, add_sql
+    # user+restaurant, order, lock, has items, update, items for order.new, 2 x (seq, outbox),
+    # items of the answer
+    assert len(confirm_sql) <= 11, confirm_sql
+
+
+def test_item_transition_stays_within_its_round_trips(floor):
+    order = floor.order(status=OrderStatus.CONFIRMED, items=2)
+    item = order.items.order_by("created_at").first()
+    kitchen = floor.client(Role.KITCHEN)
+    moved, sql = _post(
+        kitchen, f"/api/v1/orders/{order.pk}/items/{item.pk}/status", {"status": ItemStatus.IN_PROGRESS}
+    )
+    assert moved.status_code == 200, moved.content
+    assert moved.json()["status"] == ItemStatus.IN_PROGRESS
+    # user+restaurant, item, lock order, lock item, update item, seq, outbox, sibling statuses,
+    # update order, and the order's own event (seq, outbox): CONFIRMED -> IN_PROGRESS
+    assert len(sql) <= 11, sql
+    assert not any("orders_restaurant" in q.split("FROM")[1].split()[0] for q in sql if " FROM " in q), sql
