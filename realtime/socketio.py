@@ -174,6 +174,10 @@ class Bridge:
         # python-socketio (its queue and writer task).
         self.direct_sends = 0
         self.queued_sends = 0
+        self.local_deliveries = 0  # events handed over by this worker's publisher
+        # One message at a time, whether it came from the layer or from the publisher.
+        self._serial = asyncio.Lock()
+        self._sink = False
         self.ready = asyncio.Event()
         self._stopped = False
         self._task = asyncio.get_running_loop().create_task(self._run())
@@ -181,7 +185,13 @@ class Bridge:
     def stop(self):
         if not self._stopped:
             self._stopped = True
+            self._unsink()
             self._task.cancel()
+
+    def _unsink(self):
+        if self._sink:
+            self._sink = False
+            publisher.remove_local_sink(self.restaurant_id, self)
 
     # --- subscription ---------------------------------------------------------------------
 
@@ -200,10 +210,16 @@ class Bridge:
                 await asyncio.sleep(1.0)
                 continue
             self.ready.set()
+            # last_id is known: events committed in this worker come straight from the
+            # publisher from now on (their layer copies are then dropped by id).
+            if not self._stopped:
+                publisher.add_local_sink(self.restaurant_id, self)
+                self._sink = True
             receiver = asyncio.get_running_loop().create_task(self._receive(layer, self.channel))
             try:
                 await self._watch(layer, receiver)
             finally:
+                self._unsink()
                 receiver.cancel()
                 await asyncio.gather(receiver, return_exceptions=True)
                 await _quietly(self._leave(layer))
@@ -224,8 +240,9 @@ class Bridge:
         else:
             # A re-subscription: what the silent stream lost is in the outbox.
             await self.hub.rejoin_users()
-            if head > self.last_id:
-                await self._fill()
+            async with self._serial:  # a local delivery may still be running
+                if head > self.last_id:
+                    await self._fill()
 
     async def _leave(self, layer):
         channel, self.channel = self.channel, None
@@ -261,13 +278,24 @@ class Bridge:
         while True:
             message = await layer.receive(channel)
             self.last_heard = time.monotonic()
-            try:
+            await self._handle_serially(message)
+
+    async def deliver_local(self, message: dict):
+        """The publisher's sink: an event committed in this worker, before its layer copy."""
+        if self._stopped:
+            return
+        self.local_deliveries += 1
+        await self._handle_serially(message)
+
+    async def _handle_serially(self, message: dict):
+        try:
+            async with self._serial:
                 await self._handle(message)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - database away: the next heartbeat fills the gap
-                logger.warning("socket.io: restaurant %s could not deliver %s", self.restaurant_id,
-                               message.get("type"), exc_info=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - database away: the next heartbeat fills the gap
+            logger.warning("socket.io: restaurant %s could not deliver %s", self.restaurant_id,
+                           message.get("type"), exc_info=True)
 
     async def _handle(self, message: dict):
         kind = message.get("type")

@@ -88,7 +88,7 @@ async def test_emits_in_id_order_exactly_once_dropping_duplicates_and_filling_ga
     assert bridge.last_id == 0
 
     # Commit events without publishing them: the test plays the channel layer.
-    monkeypatch.setattr(publisher, "kick", lambda restaurant_id: None)
+    monkeypatch.setattr(publisher, "committed", lambda event: None)
     layer, group = get_channel_layer(), restaurant_group(rid)
 
     async def commit_order():
@@ -119,6 +119,47 @@ async def test_emits_in_id_order_exactly_once_dropping_duplicates_and_filling_ga
     assert [e.seq for e in events] == [1, 2, 3, 4, 5, 6]
     assert hub.server.to(room) == [(e.name, e.payload) for e in events]
     assert bridge.last_id == 6 and bridge.subscriptions == 1
+
+
+async def test_events_committed_in_this_worker_come_from_the_publisher_once(hub):
+    """The bridge is the publisher's local sink while subscribed: this worker's commits reach
+    the room without the channel layer; their layer copies are dropped by id."""
+    floor = await db(Floor)()
+    rid = str(floor.restaurant.pk)
+    room = f"restaurant:{rid}"
+    assert await hub.attach("s1", identity(floor.kitchen))
+    bridge = hub.bridges[rid]
+    assert bridge in publisher._sinks[rid]
+
+    order = await db(_draft_with_items)(floor, 1)
+    await db(_confirm)(floor, order)
+    await until(lambda: len(hub.server.to(room)) == 2)
+    await asyncio.sleep(0.3)  # the layer's copies arrive meanwhile
+    assert hub.server.to(room) == [(e.name, e.payload) for e in await db(_outbox)(rid)]
+    assert bridge.local_deliveries == 2 and bridge.last_id == 2
+
+    hub.detach("s1")
+    assert rid not in publisher._sinks  # a stopped bridge is no sink
+
+
+async def test_local_and_layer_deliveries_are_handled_one_at_a_time(hub, monkeypatch):
+    """A local event that finds a gap fills it from the outbox (a database round trip);
+    the missing event arriving meanwhile must wait, not be emitted twice."""
+    floor = await db(Floor)()
+    rid = str(floor.restaurant.pk)
+    room = f"restaurant:{rid}"
+    assert await hub.attach("s1", identity(floor.kitchen))
+    bridge = hub.bridges[rid]
+    monkeypatch.setattr(publisher, "committed", lambda event: None)  # the test delivers
+    order = await db(_draft_with_items)(floor, 1)
+    await db(_confirm)(floor, order)
+    first, second = [layer_message(e) for e in await db(_outbox)(rid)]
+
+    await asyncio.gather(bridge.deliver_local(second), bridge.deliver_local(first))
+    await get_channel_layer().group_send(restaurant_group(rid), first)
+    await asyncio.sleep(0.2)
+    assert [e for e, _ in hub.server.to(room)] == ["order.new", "order.status.changed"]
+    assert bridge.last_id == 2
 
 
 async def test_one_bridge_per_restaurant_stopped_with_its_last_socket(hub):
@@ -153,7 +194,7 @@ async def test_one_bridge_per_restaurant_stopped_with_its_last_socket(hub):
     assert hub.server.to(f"restaurant:{a}") == []
 
 
-async def test_silent_stream_is_resubscribed_and_what_it_missed_is_filled(hub, settings):
+async def test_silent_stream_is_resubscribed_and_what_it_missed_is_filled(hub, settings, monkeypatch):
     settings.WS_HEARTBEAT_INTERVAL = 0.2
     floor = await db(Floor)()
     rid = str(floor.restaurant.pk)
@@ -162,16 +203,20 @@ async def test_silent_stream_is_resubscribed_and_what_it_missed_is_filled(hub, s
     bridge = hub.bridges[rid]
     old_channel = bridge.channel
 
-    # The layer forgets the bridge (a Redis restart): events are published to nobody.
+    # The layer forgets the bridge (a Redis restart): events are published to nobody, and
+    # they were committed by another worker (no local hand-over).
     await get_channel_layer().group_discard(restaurant_group(rid), old_channel)
-    order = await db(_draft_with_items)(floor, 1)
-    await db(_confirm)(floor, order)
+    with monkeypatch.context() as patched:
+        patched.setattr(publisher, "committed", lambda event: None)
+        order = await db(_draft_with_items)(floor, 1)
+        await db(_confirm)(floor, order)
     await asyncio.sleep(0.1)
     assert hub.server.to(room) == []
 
     # Three silent intervals later it subscribes again and fills the gap from the outbox.
     await until(lambda: len(hub.server.to(room)) == 2, timeout=3)
     assert bridge.subscriptions == 2 and bridge.channel != old_channel
+    assert bridge in publisher._sinks[rid]  # a sink again once re-subscribed
     # And live events flow again, once.
     order = await db(_draft_with_items)(floor, 1)
     await db(_confirm)(floor, order)
