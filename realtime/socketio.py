@@ -574,6 +574,11 @@ async def connect(sid, environ, auth=None):
     # handshake environ is the websocket request's, whose scope holds the server's send.
     scope = environ.get("asgi.scope")
     if scope is not None and scope.get("type") == "websocket":
+        # This environ lives as long as the session (python-socketio keeps it, and so does
+        # python-engineio's request frame). Its request-body reader, an instance of a class
+        # python-engineio defines per request (~2.7 KiB), is only read by polling POSTs,
+        # which bring environs of their own: a websocket session never reads it.
+        environ.pop("wsgi.input", None)
         writer = direct_writer(scope.get(RAW_SEND_KEY))
         if writer is not None:
             # After python-socketio queues its CONNECT answer, right after this returns.
