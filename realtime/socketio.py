@@ -95,6 +95,34 @@ def _group_expiry(layer) -> float | None:
     return getattr(layer, "group_expiry", None) or None
 
 
+class _Waiters(list):
+    """The part of a deque's API asyncio.Queue and asyncio.Event use on their waiters, on a
+    list: an empty deque allocates a 64-slot block (~760 bytes); these hold a few items."""
+
+    __slots__ = ()
+
+    def popleft(self):
+        return self.pop(0)
+
+
+class _LeanQueue(asyncio.Queue):
+    """python-engineio's per-session packet queue (unbounded, via `eio.create_queue`), with
+    lists instead of its four deques (items, getters, putters, `join()` waiters): about
+    2.8 KiB less per socket. Same asyncio.Queue code; only the containers differ."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._getters = _Waiters()
+        self._putters = _Waiters()
+        self._finished._waiters = _Waiters()
+
+    def _init(self, maxsize):
+        self._queue = _Waiters()
+
+    def _get(self):
+        return self._queue.pop(0)
+
+
 def _writer_idle(socket) -> bool:
     """True when nothing sent to this Engine.IO websocket session can still be on its way
     through python-engineio: the session is open on the websocket transport, its queue is
@@ -548,6 +576,7 @@ sio = socketio.AsyncServer(
     logger=False,
     engineio_logger=False,
 )
+sio.eio.create_queue = _LeanQueue  # the hook python-engineio creates each session's queue with
 hub = Hub(sio)
 
 

@@ -508,3 +508,42 @@ async def test_socket_too_slow_to_follow_is_disconnected_and_others_keep_receivi
     assert [tuple(e) for e in polling.events] == [tuple(e) for e in expected]
     assert bridge.direct == 0 and bridge.direct_sends == 0
     await polling.close()
+
+
+async def test_lean_engineio_queue_keeps_asyncio_queue_semantics():
+    queue = sio_module.sio.eio.create_queue()
+    assert isinstance(queue, sio_module._LeanQueue)
+    assert not any(type(c).__name__ == "deque"
+                   for c in (queue._queue, queue._getters, queue._putters, queue._finished._waiters))
+    # A waiting get() is woken by put(), in FIFO order; task_done() releases join().
+    waiting = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    assert queue.empty() and len(queue._getters) == 1
+    await queue.put("a")
+    queue.put_nowait("b")
+    assert await waiting == "a" and queue.get_nowait() == "b" and queue.qsize() == 0
+    joined = asyncio.ensure_future(queue.join())
+    await asyncio.sleep(0)
+    assert not joined.done()
+    queue.task_done()
+    queue.task_done()
+    await asyncio.wait_for(joined, 1)
+    # A get() that times out (python-engineio's wait_for) leaves no getter behind.
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(queue.get(), 0.01)
+    assert len(queue._getters) == 0
+    with pytest.raises(asyncio.QueueEmpty):
+        queue.get_nowait()
+
+
+async def test_live_sessions_use_the_lean_queue(live_uvicorn):
+    floor = await db(Floor)()
+    client = await WsClient.open(live_uvicorn, floor.kitchen)
+    polling = await PollingClient.open(live_uvicorn, floor.waiter)
+    sessions = sio_module.sio.eio.sockets
+    assert len(sessions) >= 2
+    assert all(isinstance(session.queue, sio_module._LeanQueue) for session in sessions.values())
+    assert "wsgi.input" not in sio_module.sio.get_environ(client.sid)  # dropped at connect
+    assert "wsgi.input" in sio_module.sio.get_environ(polling.sid)  # polling reads it
+    await client.close()
+    await polling.close()
