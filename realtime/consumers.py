@@ -20,6 +20,8 @@ import asyncio
 import functools
 import json
 import logging
+import socket
+import struct
 import time
 
 from channels.db import database_sync_to_async
@@ -72,6 +74,18 @@ def ws_text_frame(payload: bytes) -> bytes:
 # --- direct writers: the socket's transport, where the server exposes it ----------------------
 
 
+def reset_connection(transport) -> None:
+    """Cut the connection now, backlog and all: a TCP reset (SO_LINGER 0), not a FIN that
+    would queue behind data the client is not reading and keep the kernel's buffers."""
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass  # already gone
+    transport.abort()
+
+
 class _WebsocketsWriter:
     """uvicorn's `websockets` implementation: the ASGI send is a method of the protocol."""
 
@@ -89,6 +103,9 @@ class _WebsocketsWriter:
             return False
         self.transport.write(frame)
         return True
+
+    def abort(self) -> None:
+        reset_connection(self.transport)
 
 
 class _UvicornSansIOWriter:
@@ -108,6 +125,9 @@ class _UvicornSansIOWriter:
             return False
         self.transport.write(frame)
         return True
+
+    def abort(self) -> None:
+        reset_connection(self.transport)
 
 
 _UVICORN_SANS_IO = {
@@ -134,6 +154,10 @@ class _DaphneWriter:
             return None
         protocol.transport.write(frame)
         return True
+
+    def abort(self) -> None:
+        if self.protocol.transport is not None:
+            self.protocol.transport.abortConnection()  # Twisted: a reset, too
 
 
 def direct_writer(raw_send):
@@ -506,6 +530,21 @@ class EventsConsumer(AsyncWebsocketConsumer):
             self.stream = None
         self._spawn(self.close(code=CLOSE_STREAM_INTERRUPTED, reason="Event stream interrupted; resume"))
 
+    def fell_behind(self, writer) -> None:
+        """Over MAX_WRITE_BUFFER unsent: the client stopped reading. Its connection is cut
+        (a close frame would queue behind the backlog, and the server's own close waits for
+        the backlog to drain); the client reconnects and resumes from its last id."""
+        logger.warning(
+            "socket fell %d bytes behind; dropping it userId=%s restaurantId=%s", MAX_WRITE_BUFFER,
+            self.identity.user_id if self.identity else "-",
+            self.identity.restaurant_id if self.identity else "-",
+        )
+        self._writer = None
+        if self.stream is not None:
+            self.stream.remove(self)
+            self.stream = None
+        writer.abort()
+
     def revoked(self, message: dict):
         """`auth.revoked` for this socket's user (from the worker's UserListener)."""
         session_id = message.get("session_id")
@@ -560,8 +599,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             if written:
                 self.last_id = event_id
             elif written is False:
-                self._writer = None
-                self.stream_interrupted()
+                self.fell_behind(writer)
             return None
         return self._send_event(event_id, text)
 
