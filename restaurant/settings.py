@@ -86,7 +86,7 @@ TEMPLATES = [
     },
 ]
 
-WSGI_APPLICATION = None
+WSGI_APPLICATION = "restaurant.wsgi.application"
 ASGI_APPLICATION = "restaurant.asgi.application"
 
 DATABASES = {
@@ -116,6 +116,23 @@ else:
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=3)
     )
+    if env.bool("DB_POOL", default=True):
+        # Under ASGI every request's sync code runs in a thread of its own, so a persistent
+        # (per-thread) connection is never reused: each request connected anew, ~30% of an
+        # item move's time (BENCHMARKS.md). A pool shared by the process's threads is not.
+        # CONN_HEALTH_CHECKS makes the pool check a connection before handing it out.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django refuses a pool with persistent connections
+        DATABASES["default"]["OPTIONS"]["pool"] = {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=10),
+            # Waiting longer for a connection than for a new one to open: the database is
+            # away or saturated; the request is answered 503 rather than left hanging.
+            "timeout": env.float("DB_POOL_TIMEOUT", default=3.0),
+            # After an outage the pool retries with doubling delays; giving an attempt up
+            # after a few seconds starts the next at 1 s again, so it is back within ~2 s of
+            # the database (psycopg_pool's default, 5 min, let delays grow past a minute).
+            "reconnect_timeout": env.float("DB_POOL_RECONNECT_TIMEOUT", default=5.0),
+        }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "orders.User"
@@ -304,7 +321,14 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # uvicorn's own handlers print URLs with their query strings unfiltered: its lines
+        # go through ours instead (Django configures logging after uvicorn has).
+        "uvicorn": {"handlers": ["console"], "propagate": False},
+        "uvicorn.error": {"handlers": [], "propagate": True},
+        "uvicorn.access": {"handlers": ["console"], "propagate": False},
+    },
 }
 
 # --- Realtime -------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ Every API request is scoped to the authenticated user's restaurant. A `restauran
 request body or query is never read: the restaurant comes from the credentials alone.
 """
 
+from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework.permissions import BasePermission
 from rest_framework_simplejwt.authentication import JWTAuthentication
 
@@ -50,3 +51,9 @@ class RestaurantScopedMixin:
         if getattr(self, "swagger_fake_view", False):
             return None  # schema generation: selectors then match nothing
         return current_restaurant(self.request)
+
+
+class StaffJWTScheme(SimpleJWTScheme):
+    """The OpenAPI security scheme of `StaffJWTAuthentication`: simplejwt's bearer JWT."""
+
+    target_class = StaffJWTAuthentication

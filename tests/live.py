@@ -1,4 +1,7 @@
-"""Real servers for tests that cross process boundaries: daphne workers, Redis, relays.
+"""Real servers for tests that cross process boundaries: web workers, Redis, relays.
+
+A web worker runs the Procfile's `web` command (the ASGI server and options production
+runs), bound to loopback on a free port.
 
 They run against the test database pytest-django created (so tests using them need
 committed data: `django_db(transaction=True)`).
@@ -8,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -77,15 +81,39 @@ class Process:
         self.log.close()
 
 
-class DaphneServer(Process):
-    def __init__(self, name="daphne", extra_args=(), **env):
-        """`extra_args`: more daphne options, e.g. ("--ping-interval", "1")."""
+def procfile_command(process_type: str) -> list[str]:
+    """The Procfile's command for `process_type`, as argv (variables left in place)."""
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        name, _, command = line.partition(":")
+        if name.strip() == process_type:
+            return shlex.split(command)
+    raise LookupError(f"no {process_type!r} in the Procfile")
+
+
+# The ASGI servers' options for WebSocket keepalive pings: (interval, timeout).
+_PING_OPTIONS = {
+    "uvicorn": ("--ws-ping-interval", "--ws-ping-timeout"),
+    "daphne": ("--ping-interval", "--ping-timeout"),
+}
+
+
+def web_command(port: int, ping: tuple[float, float] | None = None) -> list[str]:
+    """The Procfile's `web` line on 127.0.0.1:`port`, run by this interpreter; `ping`
+    replaces its keepalive interval and timeout."""
+    server, *options = procfile_command("web")
+    replace = {"$PORT": str(port), "0.0.0.0": "127.0.0.1"}
+    options = [replace.get(option, option) for option in options]
+    if ping is not None:
+        for option, value in zip(_PING_OPTIONS[server], ping):
+            options[options.index(option) + 1] = str(value)
+    return [sys.executable, "-m", server, *options]
+
+
+class WebServer(Process):
+    def __init__(self, name="web", ping: tuple[float, float] | None = None, **env):
+        """A Procfile `web` worker; `env`: settings of its own (e.g. OUTBOX_SWEEP="0")."""
         self.port = free_port()
-        super().__init__(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port),
-             *extra_args, "restaurant.asgi:application"],
-            server_env(**env), name,
-        )
+        super().__init__(web_command(self.port, ping), server_env(**env), name)
         self.base = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws/events/"
         self._wait_ready()
@@ -176,3 +204,6 @@ def manage(*args, env=None, timeout=60) -> subprocess.CompletedProcess:
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env or server_env(),
         capture_output=True, text=True, timeout=timeout,
     )
+
+
+DaphneServer = WebServer  # the old name, until tests/realtime/test_socketio.py moves over

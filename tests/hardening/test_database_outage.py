@@ -23,7 +23,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection
 
-from ..live import DaphneServer, free_port
+from ..live import WebServer, free_port
 from ..live import test_database_url as database_url_of_the_tests
 from .conftest import PASSWORD, ResumingClient
 
@@ -140,7 +140,7 @@ def test_database_outage_answers_503_quickly_and_recovers_without_a_restart(live
         f":{settings_dict.get('PORT') or 5432}/", f":{proxy.port}/"
     )
     assert str(proxy.port) in url
-    server = DaphneServer(
+    server = WebServer(
         "worker-db-outage", DATABASE_URL=url,
         OUTBOX_SWEEP_INTERVAL="0.5", OUTBOX_SWEEP_GRACE="0.5", WS_HEARTBEAT_INTERVAL="0.5",
     )

@@ -14,7 +14,7 @@ import time
 import pytest
 import websockets
 
-from ..live import ARTIFACTS, DaphneServer
+from ..live import ARTIFACTS, WebServer
 from .conftest import PASSWORD, ResumingClient, write_events
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -62,7 +62,7 @@ async def _connect_all(clients, concurrency=None) -> int:
 def test_thousand_sockets_reconnect_at_once_and_each_gets_what_it_missed(live_floor):
     _enough_file_descriptors(2 * SOCKETS + 512)
     floor = live_floor
-    server = DaphneServer(
+    server = WebServer(
         "reconnect-storm", OUTBOX_SWEEP_INTERVAL="0.2", OUTBOX_SWEEP_GRACE="0",
         DB_CONN_MAX_AGE="60",
     )

@@ -18,7 +18,7 @@ import pytest
 
 from realtime.models import OutboxEvent
 
-from ..live import DaphneServer, RedisServer
+from ..live import WebServer, RedisServer
 from .conftest import PASSWORD, ResumingClient
 
 QUICK = 2.0  # seconds a request may take while Redis is down
@@ -42,7 +42,7 @@ def _unpublished(restaurant_id):
 def test_changes_commit_while_redis_is_down_and_their_events_wait_in_the_outbox(live_floor):
     floor = live_floor
     redis = RedisServer("redis-outage")
-    server = DaphneServer(
+    server = WebServer(
         "worker-redis-outage", REDIS_URL=redis.url,
         OUTBOX_SWEEP_INTERVAL="0.5", OUTBOX_SWEEP_GRACE="0.5", WS_HEARTBEAT_INTERVAL="0.5",
     )

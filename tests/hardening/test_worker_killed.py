@@ -25,7 +25,7 @@ from orders.models import ItemStatus, Order, OrderItem, OrderStatus
 from orders.services import derive_order_status
 from realtime.models import OutboxEvent
 
-from ..live import DaphneServer
+from ..live import WebServer
 from .conftest import PASSWORD, ResumingClient
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -107,8 +107,8 @@ def test_worker_killed_mid_flight_leaves_no_half_change_and_loses_no_event(live_
     floor = live_floor
     restaurant = floor.restaurant.pk
     sweep = {"OUTBOX_SWEEP_INTERVAL": "0.5", "OUTBOX_SWEEP_GRACE": "0.5", "WS_HEARTBEAT_INTERVAL": "0.5"}
-    worker_a = DaphneServer("worker-killed", **sweep)
-    worker_b = DaphneServer("worker-survivor", **sweep)
+    worker_a = WebServer("worker-killed", **sweep)
+    worker_b = WebServer("worker-survivor", **sweep)
     try:
         waiter = worker_a.login(floor.waiter.email, PASSWORD)
         kitchen = worker_a.login(floor.kitchen.email, PASSWORD)

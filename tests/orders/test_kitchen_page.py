@@ -1,4 +1,4 @@
-"""The kitchen display, end to end: real headless Chromium against a live daphne server.
+"""The kitchen display, end to end: real headless Chromium against a live web server (the Procfile's).
 
 Debian's chromium driven by Playwright's Python package (no browser download). Screenshots
 land in tests/artifacts/.
@@ -15,7 +15,7 @@ from orders.models import Role
 
 from ..conftest import IN_CI, Floor
 from ..factories import MenuItemFactory, UserFactory
-from ..live import ARTIFACTS, DaphneServer
+from ..live import ARTIFACTS, WebServer
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -52,7 +52,7 @@ def kitchen(settings):
     for user in (floor.waiter, floor.kitchen, other.kitchen):
         user.set_password(PASSWORD)
         user.save()
-    server = DaphneServer("kitchen-page")
+    server = WebServer("kitchen-page")
     yield floor, other, server
     server.stop()
 

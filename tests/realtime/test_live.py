@@ -1,4 +1,4 @@
-"""Across processes: several daphne workers, a crashed worker, a Redis restart."""
+"""Across processes: several web workers, a crashed worker, a Redis restart."""
 
 import asyncio
 import json
@@ -9,7 +9,7 @@ import textwrap
 import pytest
 import websockets
 
-from ..live import ROOT, DaphneServer, RedisServer, manage, server_env
+from ..live import ROOT, WebServer, RedisServer, manage, server_env
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -84,7 +84,7 @@ def _waiter_flow(server, token, session_id, items=1):
 @pytest.mark.redis
 def test_event_caused_on_one_worker_reaches_a_socket_on_another(seeded_floor):
     floor = seeded_floor
-    worker_a, worker_b = DaphneServer("worker-a"), DaphneServer("worker-b")
+    worker_a, worker_b = WebServer("worker-a"), WebServer("worker-b")
     try:
         waiter = worker_a.login(floor.waiter.email, "password123")
         kitchen = worker_b.login(floor.kitchen.email, "password123")
@@ -134,7 +134,7 @@ def _confirm_then_die(order, waiter):
 def test_process_killed_between_commit_and_publish_the_relay_delivers(seeded_floor):
     floor = seeded_floor
     order = floor.order(items=1)
-    server = DaphneServer("worker-no-sweep", OUTBOX_SWEEP="0")
+    server = WebServer("worker-no-sweep", OUTBOX_SWEEP="0")
     try:
         kitchen = server.login(floor.kitchen.email, "password123")
 
@@ -163,7 +163,7 @@ def test_crashed_process_events_are_delivered_by_the_servers_own_sweep(seeded_fl
     floor = seeded_floor
     order = floor.order(items=1)
     extra = {"OUTBOX_SWEEP_INTERVAL": "0.5", "OUTBOX_SWEEP_GRACE": "0.5"}
-    server = DaphneServer("worker-sweep", **extra)
+    server = WebServer("worker-sweep", **extra)
     try:
         kitchen = server.login(floor.kitchen.email, "password123")
 
@@ -189,7 +189,7 @@ def test_redis_restarted_under_live_sockets_clients_recover_every_event(seeded_f
         "REDIS_URL": redis.url, "OUTBOX_SWEEP_INTERVAL": "0.5", "OUTBOX_SWEEP_GRACE": "0.5",
         "WS_HEARTBEAT_INTERVAL": "0.5",
     }
-    server = DaphneServer("worker-redis-restart", **extra)
+    server = WebServer("worker-redis-restart", **extra)
     try:
         waiter = server.login(floor.waiter.email, "password123")
         kitchen = server.login(floor.kitchen.email, "password123")
@@ -255,7 +255,7 @@ def test_publishing_opens_no_new_redis_connections_in_steady_state(seeded_floor)
     per event. Our publisher reuses the worker's connections."""
     floor = seeded_floor
     redis = RedisServer("redis-connections")
-    server = DaphneServer("worker-connections", REDIS_URL=redis.url, OUTBOX_SWEEP="0")
+    server = WebServer("worker-connections", REDIS_URL=redis.url, OUTBOX_SWEEP="0")
     try:
         waiter = server.login(floor.waiter.email, "password123")
         kitchen = server.login(floor.kitchen.email, "password123")
@@ -288,7 +288,7 @@ def test_publishing_opens_no_new_redis_connections_in_steady_state(seeded_floor)
 def test_socket_open_longer_than_group_expiry_still_receives_events(seeded_floor):
     """RedisChannelLayer forgets group members after group_expiry; sockets re-join in time."""
     floor = seeded_floor
-    server = DaphneServer(
+    server = WebServer(
         "worker-group-expiry",
         CHANNEL_LAYER_BACKEND="channels_redis.core.RedisChannelLayer",
         CHANNEL_GROUP_EXPIRY="2",
