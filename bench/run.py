@@ -122,7 +122,7 @@ class Server:
             args = [PY, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "restaurant.asgi:application"]
         elif kind == "gunicorn":
             # REST only: a threaded WSGI server, 2 processes x 4 threads (the proposed `api` type).
-            args = [PY, "-m", "gunicorn", "bench_wsgi:application", "-b", f"127.0.0.1:{self.port}",
+            args = [PY, "-m", "gunicorn", "restaurant.wsgi:application", "-b", f"127.0.0.1:{self.port}",
                     "-w", "2", "-k", "gthread", "--threads", "4", "--log-level", "warning"]
         elif kind == "uvicorn":
             args = [PY, "-m", "uvicorn", "restaurant.asgi:application", "--host", "127.0.0.1",
@@ -449,7 +449,7 @@ class Bench:
             "python": platform.python_version(), "node": node,
             "client_procs": CLIENT_PROCS, "loadavg_start": loadavg(),
             "uvicorn_ws": os.environ.get("BENCH_UVICORN_WS", "wsproto"),
-            "ours_db": "psycopg_pool via bench/bench_settings.py" if not os.environ.get("BENCH_NO_DB_POOL") else "CONN_MAX_AGE=600",
+            "ours_db": "DB_POOL (psycopg_pool)" if not os.environ.get("BENCH_NO_DB_POOL") else "DB_POOL=0, CONN_MAX_AGE=600",
         }
 
     def env(self, **extra) -> dict:
@@ -502,13 +502,10 @@ class Bench:
     def server(self, name, kind, layer="pubsub", **extra) -> Server:
         pool = extra.pop("_pool", self.db_pool)
         env = self.env(**extra)
-        if kind == "gunicorn":
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCH), env.get("PYTHONPATH")]))
-            env["DJANGO_SETTINGS_MODULE"] = "bench_settings" if pool else "restaurant.settings"
-        elif kind != "peer":
-            if pool:
-                env["DJANGO_SETTINGS_MODULE"] = "bench_settings"
-                env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BENCH), env.get("PYTHONPATH")]))
+        if kind != "peer":
+            env["DJANGO_SETTINGS_MODULE"] = "restaurant.settings"
+            env["DB_POOL"] = "1" if pool else "0"
+        if kind not in ("peer", "gunicorn"):
             env["CHANNEL_LAYER_BACKEND"] = {
                 "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
                 "core": "channels_redis.core.RedisChannelLayer",
