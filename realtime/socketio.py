@@ -528,7 +528,7 @@ class Hub:
 
     def too_slow(self, sid: str) -> None:
         """Its unsent output passed the limit: drop the connection instead of buffering
-        without bound. The transport is aborted, so python-engineio sees the websocket end
+        without bound. The connection is reset, so python-engineio sees the websocket end
         and python-socketio runs its disconnect (our `disconnect` detaches the socket); the
         client sees "transport close" and reconnects (Socket.IO has no resume)."""
         local = self.sockets.get(sid)
@@ -538,13 +538,7 @@ class Hub:
         self._disable_direct(sid)
         self.slow_disconnects += 1
         logger.warning("socket.io: %s is too slow to follow its events; disconnecting", sid)
-        transport = getattr(writer, "transport", None)
-        if transport is None:
-            transport = getattr(getattr(writer, "protocol", None), "transport", None)
-        if transport is not None:
-            transport.abort()
-        else:  # pragma: no cover - every writer that can report False has a transport
-            self._spawn(self.close(sid, "Too slow"))
+        writer.abort()  # a TCP reset: a FIN would queue behind the unread backlog
 
     # --- sockets python-socketio lost track of -------------------------------------------------
 
