@@ -157,6 +157,12 @@ class Publisher:
             "type": "auth.revoked", "session_id": session_id, "reason": reason,
         }))
 
+    def close_connections(self, timeout: float = 10) -> None:
+        """Close the database connection of the publisher's own thread (at shutdown)."""
+        from django.db import connections
+
+        self._db.submit(connections.close_all).result(timeout)
+
     def publish_pending_now(self, timeout: float = 10) -> int:
         """Synchronously publish every unpublished event (the relay's one pass)."""
         async def _all():

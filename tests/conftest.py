@@ -42,6 +42,21 @@ def pytest_runtest_setup(item):
         _missing_service(item, "needs Redis: set REDIS_URL")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _release_connections_before_the_test_database_goes(django_db_setup):
+    """The test database is dropped after the session; connections still open in other
+    threads (the event publisher's, the pool's) would make PostgreSQL refuse."""
+    yield
+    from django.db import connections
+
+    from realtime.publisher import publisher
+
+    publisher.close_connections()
+    for connection in connections.all(initialized_only=True):
+        if getattr(connection, "pool", None) is not None:
+            connection.close_pool()
+
+
 @pytest.fixture(autouse=True)
 def _fast_password_hashing(settings):
     """PBKDF2's deliberate slowness costs seconds per user; tests need none of it."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 
 import pytest
 import websockets
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 
 from realtime.models import EventSequence, OutboxEvent
@@ -34,7 +35,18 @@ def live_floor(settings):
 
 def write_events(restaurant_id, count: int, padding: int = 0) -> int:
     """Commit `count` events of the restaurant straight into the outbox, unpublished, as a
-    crashed process leaves them: the server's sweep publishes them. Returns the new head."""
+    crashed process leaves them: the server's sweep publishes them. Returns the new head.
+
+    Called from worker threads (asyncio.to_thread): their connection is given back at the
+    end, or it would outlive the thread and keep the test database from being dropped."""
+    try:
+        return _write_events(restaurant_id, count, padding)
+    finally:
+        if threading.current_thread() is not threading.main_thread():
+            connection.close()
+
+
+def _write_events(restaurant_id, count: int, padding: int) -> int:
     with transaction.atomic():
         updated = EventSequence.objects.filter(restaurant_id=restaurant_id).update(
             last_id=F("last_id") + count
