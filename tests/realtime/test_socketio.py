@@ -1,4 +1,5 @@
-"""`/socket.io/` with the reference backend's own clients, against live daphne workers.
+"""`/socket.io/` with the reference backend's own clients, against live web workers (the
+Procfile's `web` command).
 
 The clients are the real thing: socket.io-client 4.x from npm in Node (the reference's
 script, and a probe that opens several sockets the ways the reference's clients do), and
@@ -29,7 +30,7 @@ from orders.models import Role
 
 from ..conftest import IN_CI, Floor
 from ..factories import UserFactory
-from ..live import ARTIFACTS, ROOT, DaphneServer
+from ..live import ARTIFACTS, ROOT, WebServer
 from .test_socket_auth import BAD_TOKENS
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
@@ -177,9 +178,9 @@ def page_server():
 
 @pytest.fixture(scope="module")
 def live(django_db_setup, node_client, page_server):
-    """One daphne worker for the module; the page's origin is allowed (WS_ALLOWED_ORIGINS)."""
+    """One web worker for the module; the page's origin is allowed (WS_ALLOWED_ORIGINS)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    server = DaphneServer("socketio", WS_ALLOWED_ORIGINS=page_server.origin)
+    server = WebServer("socketio", WS_ALLOWED_ORIGINS=page_server.origin)
     page_server.target = server.base
     yield server
     server.stop()
@@ -402,9 +403,9 @@ def _polling_handshake(server, origin=None):
         request.add_header("Origin", origin)
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, dict(response.headers)
+            return response.status, response.headers  # case-insensitive: uvicorn lowercases
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers)
+        return error.code, error.headers
 
 
 def test_origin_allowlist_applies_to_both_transports(live, page_server):
@@ -488,7 +489,7 @@ def test_reference_html_page_lists_the_events_in_chromium(live, page_server, see
 @pytest.mark.redis
 def test_event_caused_on_one_worker_reaches_a_socketio_client_on_another(node_client, floors):
     floor, _ = floors
-    worker_a, worker_b = DaphneServer("socketio-worker-a"), DaphneServer("socketio-worker-b")
+    worker_a, worker_b = WebServer("socketio-worker-a"), WebServer("socketio-worker-b")
     probe = None
     try:
         waiter, kitchen = tokens(floor.waiter).access_token, tokens(floor.kitchen).access_token
@@ -517,7 +518,7 @@ def test_redis_restart_under_socketio_clients_loses_and_repeats_nothing(node_cli
 
     floor, _ = floors
     redis = RedisServer("socketio-redis-restart")
-    server = DaphneServer(
+    server = WebServer(
         "socketio-redis-restart-worker", REDIS_URL=redis.url, WS_HEARTBEAT_INTERVAL="0.5",
         OUTBOX_SWEEP_INTERVAL="0.5", OUTBOX_SWEEP_GRACE="0.5",
     )
