@@ -204,6 +204,3 @@ def manage(*args, env=None, timeout=60) -> subprocess.CompletedProcess:
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env or server_env(),
         capture_output=True, text=True, timeout=timeout,
     )
-
-
-DaphneServer = WebServer  # the old name, until tests/realtime/test_socketio.py moves over
