@@ -43,7 +43,7 @@ def pytest_runtest_setup(item):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _release_connections_before_the_test_database_goes(django_db_setup):
+def _release_connections_before_the_test_database_goes(django_db_setup, django_db_blocker):
     """The test database is dropped after the session; connections still open in other
     threads (the event publisher's, the pool's) would make PostgreSQL refuse."""
     yield
@@ -52,9 +52,16 @@ def _release_connections_before_the_test_database_goes(django_db_setup):
     from realtime.publisher import publisher
 
     publisher.close_connections()
-    for connection in connections.all(initialized_only=True):
-        if getattr(connection, "pool", None) is not None:
-            connection.close_pool()
+    connection = connections["default"]
+    if connection.vendor == "postgresql":
+        # Threads of thread pools (database_sync_to_async, to_thread) may still hold theirs.
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+    if getattr(connection, "pool", None) is not None:
+        connection.close_pool()
 
 
 @pytest.fixture(autouse=True)
