@@ -444,13 +444,19 @@ async def test_websocket_sockets_get_events_written_straight_to_their_transport(
         await client.close()
 
 
-async def test_polling_and_websocket_sockets_in_one_room_each_get_every_event_in_order(live_uvicorn):
+async def _websocket_and_polling_clients(live_uvicorn):
+    """A floor, a kitchen client on the websocket transport (written to directly) and a
+    waiter client on long-polling, in one room; and the room's bridge."""
     floor = await db(Floor)()
-    rid = str(floor.restaurant.pk)
     ws = await WsClient.open(live_uvicorn, floor.kitchen)
     polling = await PollingClient.open(live_uvicorn, floor.waiter)
-    bridge = sio_module.hub.bridges[rid]
+    bridge = sio_module.hub.bridges[str(floor.restaurant.pk)]
     await until(lambda: bridge.direct == 1)
+    return floor, ws, polling, bridge
+
+
+async def test_polling_and_websocket_sockets_in_one_room_each_get_every_event_in_order(live_uvicorn):
+    floor, ws, polling, bridge = await _websocket_and_polling_clients(live_uvicorn)
     assert sio_module.hub.sockets[polling.sid].writer is None
 
     expected = _jsonable(await _commit_orders(floor, 3))
@@ -490,12 +496,7 @@ async def test_event_waits_behind_a_packet_still_in_the_engineio_queue(live_uvic
 async def test_socket_too_slow_to_follow_is_disconnected_and_others_keep_receiving(live_uvicorn, monkeypatch):
     from realtime import consumers
 
-    floor = await db(Floor)()
-    rid = str(floor.restaurant.pk)
-    slow = await WsClient.open(live_uvicorn, floor.kitchen)
-    polling = await PollingClient.open(live_uvicorn, floor.waiter)
-    bridge = sio_module.hub.bridges[rid]
-    await until(lambda: bridge.direct == 1)
+    floor, slow, polling, bridge = await _websocket_and_polling_clients(live_uvicorn)
     slow_disconnects = sio_module.hub.slow_disconnects
 
     monkeypatch.setattr(consumers, "MAX_WRITE_BUFFER", -1)  # every write is over the limit
