@@ -67,6 +67,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "restaurant.middleware.sync_middleware_chain",  # last: see its docstring
 ]
 
 ROOT_URLCONF = "restaurant.urls"
