@@ -86,18 +86,21 @@ def reset_connection(transport) -> None:
     transport.abort()
 
 
-class _WebsocketsWriter:
-    """uvicorn's `websockets` implementation: the ASGI send is a method of the protocol."""
+class _TransportWriter:
+    """uvicorn's protocols: frames go straight to the protocol's asyncio transport."""
 
     __slots__ = ("protocol", "transport")
 
     def __init__(self, protocol):
         self.protocol = protocol
         self.transport = protocol.transport
+
+    def _closing(self) -> bool:
+        raise NotImplementedError
 
     def write(self, frame: bytes) -> bool | None:
         """True: written. None: closing, skip. False: too far behind."""
-        if not self.protocol.open or self.transport.is_closing():
+        if self._closing() or self.transport.is_closing():
             return None
         if self.transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
             return False
@@ -108,26 +111,23 @@ class _WebsocketsWriter:
         reset_connection(self.transport)
 
 
-class _UvicornSansIOWriter:
+class _WebsocketsWriter(_TransportWriter):
+    """uvicorn's `websockets` implementation: the ASGI send is a method of the protocol."""
+
+    __slots__ = ()
+
+    def _closing(self) -> bool:
+        return not self.protocol.open
+
+
+class _UvicornSansIOWriter(_TransportWriter):
     """uvicorn's `wsproto` and `websockets-sansio` implementations: protocol objects with a
     transport and a `close_sent` flag, whose sends go straight to `transport.write`."""
 
-    __slots__ = ("protocol", "transport")
+    __slots__ = ()
 
-    def __init__(self, protocol):
-        self.protocol = protocol
-        self.transport = protocol.transport
-
-    def write(self, frame: bytes) -> bool | None:
-        if self.protocol.close_sent or self.transport.is_closing():
-            return None
-        if self.transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
-            return False
-        self.transport.write(frame)
-        return True
-
-    def abort(self) -> None:
-        reset_connection(self.transport)
+    def _closing(self) -> bool:
+        return self.protocol.close_sent
 
 
 _UVICORN_SANS_IO = {
@@ -462,9 +462,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             task.cancel()
         if self._expiry is not None:
             self._expiry.cancel()
-        if self.stream is not None:
-            self.stream.remove(self)
-            self.stream = None
+        self._leave_stream()
         if self.listener is not None:
             self.listener.remove(self)
             self.listener = None
@@ -524,10 +522,13 @@ class EventsConsumer(AsyncWebsocketConsumer):
     def _expired(self):
         self._spawn(self._refuse("Token expired"))
 
-    def stream_interrupted(self):
+    def _leave_stream(self) -> None:
         if self.stream is not None:
             self.stream.remove(self)
             self.stream = None
+
+    def stream_interrupted(self):
+        self._leave_stream()
         self._spawn(self.close(code=CLOSE_STREAM_INTERRUPTED, reason="Event stream interrupted; resume"))
 
     def fell_behind(self, writer) -> None:
@@ -540,9 +541,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             self.identity.restaurant_id if self.identity else "-",
         )
         self._writer = None
-        if self.stream is not None:
-            self.stream.remove(self)
-            self.stream = None
+        self._leave_stream()
         writer.abort()
 
     def revoked(self, message: dict):

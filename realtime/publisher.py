@@ -206,20 +206,10 @@ class Publisher:
         """Publish committed events of one restaurant in commit order, then mark them
         published in one statement per batch. On failure they stay unpublished in the
         outbox, for the sweep."""
-        layer = get_channel_layer()
-        group = restaurant_group(restaurant_id)
         while self._outgoing.get(restaurant_id):
             batch = self._outgoing.pop(restaurant_id)
             async with self._lock_for(restaurant_id):
-                try:
-                    for _, message in batch:
-                        await layer.group_send(group, message)
-                    await self._query(_mark_published, [pk for pk, _ in batch])
-                except Exception:  # noqa: BLE001 - left in the outbox; the sweep retries
-                    logger.warning(
-                        "publishing events of restaurant %s failed; will retry", restaurant_id,
-                        exc_info=True,
-                    )
+                await self._publish(restaurant_id, [m for _, m in batch], [pk for pk, _ in batch])
         if self._senders.get(restaurant_id) is asyncio.current_task():
             del self._senders[restaurant_id]
 
@@ -272,25 +262,40 @@ class Publisher:
         """Publish unpublished events of one restaurant in id order. Returns how many."""
         published = 0
         async with self._lock_for(restaurant_id):
-            layer = get_channel_layer()
-            group = restaurant_group(restaurant_id)
             while True:
                 try:
                     batch = await self._query(_unpublished, restaurant_id)
-                    if not batch:
-                        return published
-                    for event in batch:
-                        await layer.group_send(group, layer_message(event))
-                    await self._query(_mark_published, [e.pk for e in batch])
-                except Exception:  # noqa: BLE001 - left in the outbox; the sweep retries
+                except Exception:  # noqa: BLE001 - database away: the sweep retries
                     logger.warning(
-                        "publishing events of restaurant %s failed; will retry", restaurant_id,
+                        "reading the outbox of restaurant %s failed; will retry", restaurant_id,
                         exc_info=True,
                     )
+                    return published
+                if not batch:
+                    return published
+                messages = [layer_message(event) for event in batch]
+                if not await self._publish(restaurant_id, messages, [e.pk for e in batch]):
                     return published
                 published += len(batch)
                 if len(batch) < BATCH:
                     return published
+
+    async def _publish(self, restaurant_id, messages: list[dict], pks: list[int]) -> bool:
+        """Send `messages` to the restaurant's group in order, then mark `pks` published.
+        False when that failed: the events stay unpublished in the outbox, for the sweep."""
+        group = restaurant_group(restaurant_id)
+        try:
+            layer = get_channel_layer()
+            for message in messages:
+                await layer.group_send(group, message)
+            await self._query(_mark_published, pks)
+        except Exception:  # noqa: BLE001 - Redis or the database away
+            logger.warning(
+                "publishing events of restaurant %s failed; will retry", restaurant_id,
+                exc_info=True,
+            )
+            return False
+        return True
 
     async def _sweep_forever(self) -> None:
         """The relay: publish what a crashed process or a Redis outage left behind."""
