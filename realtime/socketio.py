@@ -197,7 +197,6 @@ class Bridge:
         self.channel: str | None = None
         self.subscriptions = 0  # how many times it has (re)subscribed
         self.last_heard = time.monotonic()
-        self.direct = 0  # sockets of this room with a direct writer
         # Per-socket deliveries: frames written to the transport, packets handed to
         # python-socketio (its queue and writer task).
         self.direct_sends = 0
@@ -205,21 +204,24 @@ class Bridge:
         self.local_deliveries = 0  # events handed over by this worker's publisher
         # One message at a time, whether it came from the layer or from the publisher.
         self._serial = asyncio.Lock()
-        self._sink = False
         self.ready = asyncio.Event()
         self._stopped = False
         self._task = asyncio.get_running_loop().create_task(self._run())
 
+    @property
+    def direct(self) -> int:
+        """Sockets of this room with a direct writer."""
+        sockets = self.hub.sockets
+        return sum(
+            1 for sid in self.sids
+            if (local := sockets.get(sid)) is not None and local.writer is not None
+        )
+
     def stop(self):
         if not self._stopped:
             self._stopped = True
-            self._unsink()
-            self._task.cancel()
-
-    def _unsink(self):
-        if self._sink:
-            self._sink = False
             publisher.remove_local_sink(self.restaurant_id, self)
+            self._task.cancel()
 
     # --- subscription ---------------------------------------------------------------------
 
@@ -242,12 +244,11 @@ class Bridge:
             # publisher from now on (their layer copies are then dropped by id).
             if not self._stopped:
                 publisher.add_local_sink(self.restaurant_id, self)
-                self._sink = True
             receiver = asyncio.get_running_loop().create_task(self._receive(layer, self.channel))
             try:
                 await self._watch(layer, receiver)
             finally:
-                self._unsink()
+                publisher.remove_local_sink(self.restaurant_id, self)
                 receiver.cancel()
                 await asyncio.gather(receiver, return_exceptions=True)
                 await _quietly(self._leave(layer))
@@ -456,9 +457,6 @@ class Hub:
         publisher.socket_closed(identity.restaurant_id)
         bridge = self.bridges.get(identity.restaurant_id)
         if bridge is not None:
-            if local.writer is not None:
-                local.writer = None
-                bridge.direct -= 1
             bridge.sids.discard(sid)
             if not bridge.sids:
                 del self.bridges[identity.restaurant_id]
@@ -515,16 +513,6 @@ class Hub:
         if bridge is None or sid not in bridge.sids:
             return
         local.writer = writer
-        bridge.direct += 1
-
-    def _disable_direct(self, sid: str) -> None:
-        local = self.sockets.get(sid)
-        if local is None or local.writer is None:
-            return
-        local.writer = None
-        bridge = self.bridges.get(local.identity.restaurant_id)
-        if bridge is not None:
-            bridge.direct -= 1
 
     def too_slow(self, sid: str) -> None:
         """Its unsent output passed the limit: drop the connection instead of buffering
@@ -534,8 +522,7 @@ class Hub:
         local = self.sockets.get(sid)
         if local is None or local.writer is None:
             return
-        writer = local.writer
-        self._disable_direct(sid)
+        writer, local.writer = local.writer, None
         self.slow_disconnects += 1
         logger.warning("socket.io: %s is too slow to follow its events; disconnecting", sid)
         writer.abort()  # a TCP reset: a FIN would queue behind the unread backlog
