@@ -46,6 +46,15 @@ ARRIVALS: dict[bytes, list[float]] = {}
 STATS = {"closed": 0, "other": 0}
 
 
+def _arrived(payload: bytes, now: float) -> None:
+    """Record an event frame's arrival; parsed only at the end (`dump`)."""
+    times = ARRIVALS.get(payload)
+    if times is None:
+        ARRIVALS[payload] = [now]
+    else:
+        times.append(now)
+
+
 def _mask_frame(opcode: int, payload: bytes) -> bytes:
     """A client frame: masked, as RFC 6455 requires (with a zero key: payload unchanged)."""
     length = len(payload)
@@ -140,36 +149,29 @@ class Socket(asyncio.Protocol):
 
     # --- protocol --------------------------------------------------------------------------
 
+    def _connected(self, ok: bool) -> None:
+        if not self.connected.done():
+            self.connected.set_result(ok)
+
     def on_text(self, payload: bytes, now: float):
         if self.kind == "ws":
             if payload.startswith(b'{"type":"event"'):
-                times = ARRIVALS.get(payload)
-                if times is None:
-                    ARRIVALS[payload] = [now]
-                else:
-                    times.append(now)
+                _arrived(payload, now)
             elif payload.startswith(b'{"type":"ready"'):
-                if not self.connected.done():
-                    self.connected.set_result(True)
+                self._connected(True)
             else:
                 STATS["other"] += 1
         else:
             if payload.startswith(b"42"):
-                times = ARRIVALS.get(payload)
-                if times is None:
-                    ARRIVALS[payload] = [now]
-                else:
-                    times.append(now)
+                _arrived(payload, now)
             elif payload == b"2":
                 self.transport.write(_mask_frame(0x1, b"3"))
             elif payload.startswith(b"0{"):
                 self.send_text("40" + json.dumps({"token": self.token}))
             elif payload.startswith(b"40"):
-                if not self.connected.done():
-                    self.connected.set_result(True)
+                self._connected(True)
             elif payload.startswith(b"44"):
-                if not self.connected.done():
-                    self.connected.set_result(False)
+                self._connected(False)
             else:
                 STATS["other"] += 1
 
