@@ -1,4 +1,4 @@
-"""The Django admin (orders/admin.py): tenant scoping for managers, who may enter, and the
+"""The Django admin (orders/admin/): tenant scoping for managers, who may enter, and the
 actions that go through the services."""
 
 from __future__ import annotations

@@ -1,0 +1,150 @@
+"""The admin site and the tenant scoping every model admin here shares.
+
+Superusers administer every restaurant. A MANAGER with admin access (is_staff) sees and
+edits only its own restaurant's objects and can never move one to another restaurant.
+"""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from ..errors import DomainError
+from ..models import MenuItem, Restaurant, Role, Table, TableSession, User
+
+
+def is_restaurant_manager(user) -> bool:
+    return (
+        user.is_active
+        and user.is_staff
+        and user.role == Role.MANAGER
+        and user.restaurant_id is not None
+    )
+
+
+class RestaurantAdminSite(admin.AdminSite):
+    site_header = "Restaurant administration"
+    site_title = "Restaurant admin"
+    index_title = "Floor, menu and staff"
+
+    def has_permission(self, request):
+        user = request.user
+        return user.is_active and (user.is_superuser or is_restaurant_manager(user))
+
+
+site = RestaurantAdminSite(name="admin")
+
+
+class TenantScopedAdmin(admin.ModelAdmin):
+    """Scopes a restaurant-owned model to the manager's restaurant.
+
+    `restaurant_path` is the lookup from the model to its restaurant.
+    """
+
+    restaurant_path = "restaurant"
+
+    def _manager_restaurant(self, request):
+        return None if request.user.is_superuser else request.user.restaurant
+
+    def _allowed(self, request, obj=None):
+        if request.user.is_superuser:
+            return True
+        if not is_restaurant_manager(request.user):
+            return False
+        return obj is None or self.restaurant_of(obj) == request.user.restaurant_id
+
+    def restaurant_of(self, obj):
+        value = obj
+        for part in self.restaurant_path.split("__"):
+            value = getattr(value, part)
+        return value.pk if isinstance(value, Restaurant) else value
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        restaurant = self._manager_restaurant(request)
+        if restaurant is not None:
+            queryset = queryset.filter(**{self.restaurant_path: restaurant})
+        return queryset
+
+    def has_module_permission(self, request):
+        return self._allowed(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._allowed(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._allowed(request, obj)
+
+    def has_add_permission(self, request):
+        return self._allowed(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._allowed(request, obj)
+
+    def get_exclude(self, request, obj=None):
+        excluded = list(super().get_exclude(request, obj) or [])
+        if not request.user.is_superuser and self.restaurant_path == "restaurant":
+            excluded.append("restaurant")
+        return excluded
+
+    def get_list_filter(self, request):
+        filters = list(super().get_list_filter(request))
+        if request.user.is_superuser and self.restaurant_path != "pk":
+            filters.insert(0, self.restaurant_path)
+        return filters
+
+    def get_form(self, request, obj=None, **kwargs):
+        form_class = super().get_form(request, obj, **kwargs)
+        restaurant = self._manager_restaurant(request)
+        if restaurant is None or self.restaurant_path != "restaurant":
+            return form_class
+
+        class ManagerScopedForm(form_class):
+            """The manager's restaurant is set before validation, so that constraints such
+            as a unique name per restaurant are checked as form errors, not hit as 500s."""
+
+            def __init__(self, *args, **form_kwargs):
+                super().__init__(*args, **form_kwargs)
+                self.instance.restaurant = restaurant
+
+            def _get_validation_exclusions(self):
+                exclusions = super()._get_validation_exclusions()
+                exclusions.discard("restaurant")
+                return exclusions
+
+        return ManagerScopedForm
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        restaurant = self._manager_restaurant(request)
+        if restaurant is not None:
+            related = db_field.related_model
+            if related is Restaurant:
+                kwargs["queryset"] = Restaurant.objects.filter(pk=restaurant.pk)
+            elif related is Table:
+                kwargs["queryset"] = Table.objects.filter(restaurant=restaurant)
+            elif related is TableSession:
+                kwargs["queryset"] = TableSession.objects.filter(table__restaurant=restaurant)
+            elif related is MenuItem:
+                kwargs["queryset"] = MenuItem.objects.filter(restaurant=restaurant)
+            elif related is User:
+                kwargs["queryset"] = User.objects.filter(restaurant=restaurant)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        restaurant = self._manager_restaurant(request)
+        if restaurant is not None and self.restaurant_path == "restaurant":
+            obj.restaurant = restaurant
+        super().save_model(request, obj, form, change)
+
+
+def run_service(modeladmin, request, queryset, call, done: str):
+    """Apply a service to each selected object, reporting refusals instead of failing."""
+    ok, refused = 0, []
+    for obj in queryset:
+        try:
+            call(obj)
+            ok += 1
+        except (DomainError, ValidationError) as exc:
+            refused.append(f"{obj}: {getattr(exc, 'detail', None) or '; '.join(exc.messages)}")
+    if ok:
+        modeladmin.message_user(request, f"{ok} {done}.", messages.SUCCESS)
+    for line in refused:
+        modeladmin.message_user(request, line, messages.ERROR)
