@@ -414,3 +414,19 @@ def order_recall(*, actor: User, order: Order) -> Order:
     for item in items:
         item_set_status(actor=actor, item=item, status=ItemStatus.IN_PROGRESS)
     return Order.objects.get(pk=order.pk)
+
+
+# --- Discarding a draft ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def order_delete(*, actor: User, order: Order) -> None:
+    """Discard a DRAFT order and its items. An order that reached the kitchen is history:
+    it is cancelled, never deleted."""
+    _require_role(actor, _FLOOR, "delete orders")
+    order = _lock_order(actor, order.pk)
+    if order.status != OrderStatus.DRAFT:
+        raise Conflict(
+            f"Order is {order.status}: only a DRAFT order can be deleted; cancel it instead."
+        )
+    order.delete()
