@@ -4,7 +4,9 @@ With nothing set the app runs embedded: SQLite and the in-memory channel layer.
 `DATABASE_URL` and `REDIS_URL` switch it to PostgreSQL and Redis.
 """
 
+import logging
 import os
+import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -306,6 +308,7 @@ if env.bool("BEHIND_TLS_PROXY", default=False):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+_UVICORN_ACCESS_LOG = bool(logging.getLogger("uvicorn.access").handlers) or "uvicorn" not in sys.modules
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -324,11 +327,16 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # A 4xx is already in the request's own line (restaurant.logs); Django's warning
+        # ("Not Found: /favicon.ico") would be a second one. 5xx errors keep their traceback.
+        "django.request": {"level": "ERROR"},
         # uvicorn's own handlers print URLs with their query strings unfiltered: its lines
         # go through ours instead (Django configures logging after uvicorn has).
         "uvicorn": {"handlers": ["console"], "propagate": False},
         "uvicorn.error": {"handlers": [], "propagate": True},
-        "uvicorn.access": {"handlers": ["console"], "propagate": False},
+        # Unless uvicorn was told --no-access-log (`make run`: the app's line is the request
+        # line), which leaves the logger without handlers before Django configures logging.
+        "uvicorn.access": {"handlers": ["console"] if _UVICORN_ACCESS_LOG else [], "propagate": False},
     },
 }
 
