@@ -222,7 +222,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["restaurant.parsers.CamelCaseJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "restaurant.pagination.PageNumberPagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "orders.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "restaurant.problems.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         # Generous enough for a shift of tablets logging in behind one address at once.
@@ -256,8 +256,9 @@ SIMPLE_JWT = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Restaurant ordering API",
-    "DESCRIPTION": "REST API for POS tablets, kitchen displays and integrations. "
-    "Errors are RFC 9457 problem details. See CONTRACT.md for the wire contract.",
+    "DESCRIPTION": "REST API for POS tablets, kitchen displays and integrations. The wire "
+    "contract (REST, events, both socket protocols, problem types) is the repository's "
+    "`docs/contract.md`; the sockets are described in `docs/realtime.md` and `docs/socketio.md`.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -268,6 +269,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
+        "orders.api.schema.describe_api",  # tag descriptions, the problem types
     ],
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "orders.models.OrderStatus",
