@@ -56,7 +56,7 @@ def role_of(actor: User) -> str:
 
 
 def derive_order_status(item_statuses) -> str:
-    """The status of a confirmed order, as CONTRACT.md derives it from its items."""
+    """The status of a confirmed order, as docs/contract.md derives it from its items."""
     live = [s for s in item_statuses if s != ItemStatus.CANCELLED]
     if not live:
         return OrderStatus.CANCELLED

@@ -42,11 +42,11 @@ _AT = "2024-01-01T12:00:00.000Z"
 
 ITEM = {
     "id": _ITEM_ID, "orderId": _ORDER_ID, "name": "Hamburguesa", "qty": 2, "unitPrice": "15.50",
-    "status": "PENDING", "notes": "", "createdAt": _AT, "updatedAt": _AT,
+    "status": "PENDING", "notes": None, "createdAt": _AT, "updatedAt": _AT,
 }
 ORDER = {
     "id": _ORDER_ID, "restaurantId": _RESTAURANT_ID, "tableSessionId": _SESSION_ID,
-    "status": "CONFIRMED", "notes": "", "total": "31.00", "items": [ITEM],
+    "status": "CONFIRMED", "notes": None, "total": "31.00", "items": [ITEM],
     "createdAt": _AT, "updatedAt": _AT,
 }
 
