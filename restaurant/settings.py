@@ -230,6 +230,10 @@ REST_FRAMEWORK = {
         "login_email": env.str("LOGIN_THROTTLE_EMAIL", default="10/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # The client's address is REMOTE_ADDR, which the ASGI/WSGI server takes from
+    # X-Forwarded-For only for the proxies it trusts (--forwarded-allow-ips). DRF's default
+    # (None) read the header itself, so a forged one escaped the per-address login throttle.
+    "NUM_PROXIES": 0,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
