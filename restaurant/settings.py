@@ -230,10 +230,11 @@ REST_FRAMEWORK = {
         "login_email": env.str("LOGIN_THROTTLE_EMAIL", default="10/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    # The client's address is REMOTE_ADDR, which the ASGI/WSGI server takes from
-    # X-Forwarded-For only for the proxies it trusts (--forwarded-allow-ips). DRF's default
-    # (None) read the header itself, so a forged one escaped the per-address login throttle.
-    "NUM_PROXIES": 0,
+    # The client's address (login throttle): by default REMOTE_ADDR, which uvicorn takes
+    # from X-Forwarded-For only for the proxies it trusts (--forwarded-allow-ips). Behind N
+    # proxies that each append to X-Forwarded-For, N: the address the last one saw. DRF's
+    # default (None) read the whole header, so a forged one escaped the throttle.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
