@@ -34,13 +34,14 @@ class RestaurantAdminSite(admin.AdminSite):
         """The header names the manager's restaurant; "View site" is the kitchen display,
         the other screen a manager runs a shift from (base_site.html links it too)."""
         context = super().each_context(request)
-        context["site_url"] = context["kitchen_url"] = reverse("kitchen-board")
         user = request.user
-        if getattr(user, "restaurant_id", None) is not None and not user.is_superuser:
+        if getattr(user, "restaurant_id", None) is not None:  # a superuser may have none
+            context["site_url"] = context["kitchen_url"] = reverse("kitchen-board")
+        if user.is_active and user.is_superuser:
+            context["site_header"] = f"{self.site_header} · all restaurants"
+        elif is_restaurant_manager(user):
             context["site_header"] = f"{user.restaurant.name} · {self.site_header}"
             context["site_title"] = f"{user.restaurant.name} · {self.site_title}"
-        elif user.is_active and user.is_superuser:
-            context["site_header"] = f"{self.site_header} · all restaurants"
         return context
 
 

@@ -127,3 +127,13 @@ def test_order_list_shows_items_status_and_total_without_a_query_per_row(floor, 
     assert "2 × Burger" in page and "2 × Fries" in page
     assert "18.00" in page
     assert {o.pk for o in response.context["cl"].result_list} == {o.pk for o in orders}
+
+
+def test_a_superuser_without_a_restaurant_gets_no_kitchen_link(db):
+    from ..factories import UserFactory
+
+    root = UserFactory(restaurant=None, is_superuser=True, is_staff=True)
+    response = admin_client(root).get(ADMIN)
+    assert "all restaurants" in response.context["site_header"]
+    assert response.context["site_url"] != "/kitchen/"
+    assert "Kitchen display" not in response.content.decode()
