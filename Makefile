@@ -6,8 +6,14 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
+# The Procfile's `web` server (uvicorn) on HOST:PORT, restarted when a Python file changes.
+# Each request is logged once, by the app (restaurant.logs); uvicorn's access log would
+# repeat it. `make -s serve-command` prints it (tests/restaurant/test_make_run.py runs it).
+SERVE = $(BIN)/python -m uvicorn restaurant.asgi:application --host $(HOST) --port $(PORT) \
+	--loop uvloop --http httptools --ws wsproto --ws-ping-interval 15 --ws-ping-timeout 30 \
+	--no-access-log --reload --reload-dir orders --reload-dir realtime --reload-dir restaurant
 
-.PHONY: run test install migrate seed check schema clean
+.PHONY: run serve-command test install migrate seed check schema clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +29,11 @@ run: export DEBUG ?= 1
 run: install
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo
-	@echo "Serving on http://$(HOST):$(PORT)/  (API docs /api/docs/, admin /admin/)"
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	@echo "Serving on http://$(HOST):$(PORT)/  (API docs /api/docs/, admin /admin/, kitchen /kitchen/)"
+	$(SERVE)
+
+serve-command:
+	@echo $(SERVE)
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -5,6 +5,9 @@
     python examples/ws_client.py --base http://127.0.0.1:8000 \
         --email kitchen@restaurante.com --password password123
 
+The server defaults to http://127.0.0.1:8000 (`make run`); point the client elsewhere with
+`--base https://orders.example.com` or `RESTAURANT_URL=https://orders.example.com`.
+
 It prints every event once, in order, and survives server restarts, Redis restarts and
 network drops by reconnecting with its last event id (`Last-Event-ID`). On `resync` a real
 display would reload its board over REST (GET /api/v1/orders?status=CONFIRMED,IN_PROGRESS,READY).
@@ -13,9 +16,21 @@ display would reload its board over REST (GET /api/v1/orders?status=CONFIRMED,IN
 import argparse
 import asyncio
 import json
+import os
+import sys
+import urllib.error
 import urllib.request
 
-import websockets
+try:
+    import websockets
+except ImportError:
+    sys.exit("This example needs the websockets package: pip install websockets")
+
+DEFAULT_BASE = "http://127.0.0.1:8000"
+
+
+class CannotLogIn(Exception):
+    """Why logging in failed, in words for the person running the client."""
 
 
 def login(base, email, password):
@@ -25,13 +40,30 @@ def login(base, email, password):
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request) as response:
-        return json.load(response)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as error:
+        try:
+            detail = json.load(error).get("detail", "")
+        except ValueError:
+            detail = ""
+        if error.code == 401:
+            raise CannotLogIn(f"{base} refused the login of {email}: wrong email or password.") from None
+        raise CannotLogIn(f"{base} answered {error.code} to the login. {detail}".strip()) from None
+    except (urllib.error.URLError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        raise CannotLogIn(
+            f"Cannot reach the server at {base} ({reason}).\n"
+            "Is it running? `make run` serves on http://127.0.0.1:8000. To use another server, "
+            "pass --base https://host[:port] or set RESTAURANT_URL."
+        ) from None
 
 
 async def listen(base, email, password):
     ws_url = base.replace("http", "ws", 1) + "/ws/events/"
-    tokens = login(base, email, password)
+    tokens = login(base, email, password)  # a first failure is the user's to fix: say it and stop
+    print(f"logged in to {base} as {email}; listening on {ws_url}")
     last_event_id = None
     delay = 1
     while True:
@@ -54,17 +86,32 @@ async def listen(base, email, password):
         except websockets.ConnectionClosed as closed:
             if closed.rcvd and closed.rcvd.code == 4401:
                 print(f"closed: {closed.rcvd.reason}; logging in again")
-                tokens = login(base, email, password)
-        except OSError as error:
-            print(f"connection failed: {error}")
+                try:
+                    tokens = login(base, email, password)
+                except CannotLogIn as error:
+                    print(f"{error}\nretrying in {delay} s")
+        except (OSError, websockets.InvalidHandshake) as error:
+            print(f"connection to {ws_url} failed ({error}); retrying in {delay} s")
         await asyncio.sleep(delay)
         delay = min(delay * 2, 30)
 
 
-if __name__ == "__main__":
+def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--base", default="http://127.0.0.1:8000")
+    parser.add_argument(
+        "--base", default=os.environ.get("RESTAURANT_URL", DEFAULT_BASE),
+        help=f"the server's URL (default: $RESTAURANT_URL or {DEFAULT_BASE})",
+    )
     parser.add_argument("--email", default="kitchen@restaurante.com")
     parser.add_argument("--password", default="password123")
     args = parser.parse_args()
-    asyncio.run(listen(args.base, args.email, args.password))
+    try:
+        asyncio.run(listen(args.base.rstrip("/"), args.email, args.password))
+    except CannotLogIn as error:
+        sys.exit(str(error))
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

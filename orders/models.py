@@ -149,7 +149,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS = ["name"]
+    # Nothing but email and password: `createsuperuser --noinput` then needs only
+    # DJANGO_SUPERUSER_EMAIL and DJANGO_SUPERUSER_PASSWORD (the name is optional, blank=True).
+    REQUIRED_FIELDS = []
 
     class Meta:
         ordering = ["email"]

@@ -56,7 +56,7 @@ def role_of(actor: User) -> str:
 
 
 def derive_order_status(item_statuses) -> str:
-    """The status of a confirmed order, as CONTRACT.md derives it from its items."""
+    """The status of a confirmed order, as docs/contract.md derives it from its items."""
     live = [s for s in item_statuses if s != ItemStatus.CANCELLED]
     if not live:
         return OrderStatus.CANCELLED
@@ -414,3 +414,19 @@ def order_recall(*, actor: User, order: Order) -> Order:
     for item in items:
         item_set_status(actor=actor, item=item, status=ItemStatus.IN_PROGRESS)
     return Order.objects.get(pk=order.pk)
+
+
+# --- Discarding a draft ---------------------------------------------------------------------
+
+
+@transaction.atomic
+def order_delete(*, actor: User, order: Order) -> None:
+    """Discard a DRAFT order and its items. An order that reached the kitchen is history:
+    it is cancelled, never deleted."""
+    _require_role(actor, _FLOOR, "delete orders")
+    order = _lock_order(actor, order.pk)
+    if order.status != OrderStatus.DRAFT:
+        raise Conflict(
+            f"Order is {order.status}: only a DRAFT order can be deleted; cancel it instead."
+        )
+    order.delete()

@@ -1,4 +1,4 @@
-"""Turning committed changes into CONTRACT.md's events, through the outbox."""
+"""Turning committed changes into docs/contract.md's events, through the outbox."""
 
 from __future__ import annotations
 

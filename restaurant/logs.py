@@ -1,7 +1,9 @@
 """Logging: one traceable line per API request, and no secret ever written.
 
-- `RequestLogMiddleware` logs each API request: method, path (never the query string), status,
-  duration, and the user and restaurant ids it acted for.
+- `RequestLogMiddleware` logs each HTTP request once: method, path (never the query string),
+  status, duration, and the user and restaurant ids it acted for. It is the only request
+  line: `make run` serves without uvicorn's access log, and Django's own per-response
+  warnings (`django.request`, "Not Found: …") are left to errors (settings.LOGGING).
 - `RedactSecrets`, a filter on the log handlers, blanks tokens, passwords and Authorization
   headers in any record, whoever logged it.
 - `scrub_daphne_access_log()` does the same for daphne's access log, which is written
@@ -102,19 +104,19 @@ def _ids(request) -> tuple[str, str]:
 
 class RequestLogMiddleware:
     """`api request method=POST path=/api/v1/orders status=201 durationMs=12.3
-    userId=… restaurantId=…`, one line per API request."""
+    userId=… restaurantId=…`, one line per request: `api request` for the REST API,
+    `http request` for everything else Django serves (admin, kitchen page, static files)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        if not request.path.startswith("/api/"):
-            return self.get_response(request)
         started = time.perf_counter()
         response = self.get_response(request)
         user_id, restaurant_id = _ids(request)
         logger.info(
-            "api request method=%s path=%s status=%s durationMs=%.1f userId=%s restaurantId=%s",
+            "%s request method=%s path=%s status=%s durationMs=%.1f userId=%s restaurantId=%s",
+            "api" if request.path.startswith("/api/") else "http",
             request.method, request.path, response.status_code,
             (time.perf_counter() - started) * 1000, user_id, restaurant_id,
         )

@@ -4,7 +4,9 @@ With nothing set the app runs embedded: SQLite and the in-memory channel layer.
 `DATABASE_URL` and `REDIS_URL` switch it to PostgreSQL and Redis.
 """
 
+import logging
 import os
+import sys
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -220,7 +222,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["restaurant.parsers.CamelCaseJSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "restaurant.pagination.PageNumberPagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "orders.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "restaurant.problems.exception_handler",
     "DEFAULT_THROTTLE_RATES": {
         # Generous enough for a shift of tablets logging in behind one address at once.
@@ -228,6 +230,11 @@ REST_FRAMEWORK = {
         "login_email": env.str("LOGIN_THROTTLE_EMAIL", default="10/min"),
     },
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # The client's address (login throttle): by default REMOTE_ADDR, which uvicorn takes
+    # from X-Forwarded-For only for the proxies it trusts (--forwarded-allow-ips). Behind N
+    # proxies that each append to X-Forwarded-For, N: the address the last one saw. DRF's
+    # default (None) read the whole header, so a forged one escaped the throttle.
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 
@@ -254,8 +261,9 @@ SIMPLE_JWT = {
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Restaurant ordering API",
-    "DESCRIPTION": "REST API for POS tablets, kitchen displays and integrations. "
-    "Errors are RFC 9457 problem details. See CONTRACT.md for the wire contract.",
+    "DESCRIPTION": "REST API for POS tablets, kitchen displays and integrations. The wire "
+    "contract (REST, events, both socket protocols, problem types) is the repository's "
+    "`docs/contract.md`; the sockets are described in `docs/realtime.md` and `docs/socketio.md`.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -266,6 +274,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "drf_spectacular.contrib.djangorestframework_camel_case.camelize_serializer_fields",
+        "orders.api.schema.describe_api",  # tag descriptions, the problem types
     ],
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "orders.models.OrderStatus",
@@ -306,6 +315,7 @@ if env.bool("BEHIND_TLS_PROXY", default=False):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+_UVICORN_ACCESS_LOG = bool(logging.getLogger("uvicorn.access").handlers) or "uvicorn" not in sys.modules
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -324,11 +334,16 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        # A 4xx is already in the request's own line (restaurant.logs); Django's warning
+        # ("Not Found: /favicon.ico") would be a second one. 5xx errors keep their traceback.
+        "django.request": {"level": "ERROR"},
         # uvicorn's own handlers print URLs with their query strings unfiltered: its lines
         # go through ours instead (Django configures logging after uvicorn has).
         "uvicorn": {"handlers": ["console"], "propagate": False},
         "uvicorn.error": {"handlers": [], "propagate": True},
-        "uvicorn.access": {"handlers": ["console"], "propagate": False},
+        # Unless uvicorn was told --no-access-log (`make run`: the app's line is the request
+        # line), which leaves the logger without handlers before Django configures logging.
+        "uvicorn.access": {"handlers": ["console"] if _UVICORN_ACCESS_LOG else [], "propagate": False},
     },
 }
 

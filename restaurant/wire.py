@@ -1,4 +1,4 @@
-"""How values look on the wire (CONTRACT.md, "General")."""
+"""How values look on the wire (docs/contract.md, "General")."""
 
 from datetime import UTC, datetime
 

@@ -1,35 +1,42 @@
-"""Orders and their items. Status changes go through `orders.services`, like every other
-caller."""
+"""Orders and their items, as a manager runs a shift: every order with its items, statuses
+and total; status changes and deletions go through `orders.services`, like every other
+caller. An order that reached the kitchen is history: it is cancelled, never deleted."""
 
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Prefetch
+from django.urls import reverse
 
 from .. import services
-from ..models import ItemStatus, Order, OrderItem
-from .site import TenantScopedAdmin, run_service, site
+from ..errors import DomainError
+from ..models import ItemStatus, Order, OrderItem, OrderStatus
+from .site import ReadOnlyTenantInline, TenantScopedAdmin, run_service, site
+
+SENT_ORDERS_NOT_DELETABLE = (
+    "orders sent to the kitchen (only a DRAFT order can be deleted: cancel the others instead)"
+)
+_DATE_FORMAT = "%Y-%m-%d %H:%M"
 
 
-class OrderItemInline(admin.TabularInline):
+class OrderItemInline(ReadOnlyTenantInline):
     model = OrderItem
-    extra = 0
-    fields = ["name", "qty", "unit_price", "station", "status", "notes", "updated_at"]
-    readonly_fields = ["status", "updated_at"]
+    fields = ["name", "qty", "unit_price", "line_total", "station", "status", "notes", "updated_at"]
+    readonly_fields = fields
     show_change_link = True
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    @admin.display(description="Line total")
+    def line_total(self, item):
+        return item.line_total
 
 
 @admin.register(Order, site=site)
 class OrderAdmin(TenantScopedAdmin):
-    list_display = ["short_id", "table_session", "status", "total_display", "created_at", "updated_at"]
+    change_form_template = "admin/orders/order/change_form.html"
+    list_display = ["short_id", "table", "status", "items_summary", "total_display", "created"]
+    list_display_links = ["short_id"]
     list_filter = ["status", "created_at"]
-    search_fields = ["id", "table_session__table__name", "notes"]
+    search_fields = ["id", "table_session__table__name", "notes", "items__name"]
+    ordering = ["-created_at"]
     readonly_fields = [
         "status", "restaurant", "table_session", "created_by", "confirmed_at", "cancel_reason",
         "created_at", "updated_at", "total_display",
@@ -42,19 +49,93 @@ class OrderAdmin(TenantScopedAdmin):
     actions = ["confirm_orders", "cancel_orders"]
     date_hierarchy = "created_at"
 
+    def get_queryset(self, request):
+        # The list shows each order's items and total: one query for all of them.
+        return (
+            super().get_queryset(request)
+            .select_related("table_session__table")
+            .prefetch_related(Prefetch("items", queryset=OrderItem.objects.order_by("created_at")))
+        )
+
     def get_exclude(self, request, obj=None):
         return []
 
     def has_add_permission(self, request):
         return False  # orders are taken on the floor, through the service
 
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.status != OrderStatus.DRAFT:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_deleted_objects(self, objs, request):
+        to_delete, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        # A draft's items go with it (the service deletes them): they need no permission of
+        # their own. A sent order is refused with the reason, not "no permission for order".
+        perms_needed.discard(OrderItem._meta.verbose_name)
+        if Order._meta.verbose_name in perms_needed:
+            perms_needed.discard(Order._meta.verbose_name)
+            perms_needed.add(SENT_ORDERS_NOT_DELETABLE)
+        return to_delete, model_count, perms_needed, protected
+
+    def delete_model(self, request, obj):
+        try:
+            services.order_delete(actor=request.user, order=obj)
+        except DomainError as exc:  # confirmed since the page was shown
+            raise PermissionDenied(exc.detail) from exc
+
+    def delete_queryset(self, request, queryset):
+        run_service(
+            self, request, queryset,
+            lambda order: services.order_delete(actor=request.user, order=order),
+            "draft order(s) deleted", report_success=False,
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        order = self.get_object(request, object_id)
+        extra_context = {
+            **(extra_context or {}),
+            "order_actions": self._actions_for(request, order),
+            "items_url": order and (
+                reverse("admin:orders_orderitem_changelist", current_app=self.admin_site.name)
+                + f"?order__id__exact={order.pk}"
+            ),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def _actions_for(self, request, order):
+        """The changelist actions that fit this order's status, as (name, label) pairs,
+        posted from its page to the changelist like a one-row selection."""
+        if order is None or not self.has_change_permission(request, order):
+            return []
+        if order.status == OrderStatus.DRAFT:
+            return [("confirm_orders", "Confirm (send to kitchen)"), ("cancel_orders", "Cancel order")]
+        if order.status in services.FINAL_ORDER_STATUSES:
+            return []
+        return [("cancel_orders", "Cancel order")]
+
     @admin.display(description="Order")
     def short_id(self, obj):
         return str(obj.pk)[:8]
 
+    @admin.display(description="Table", ordering="table_session__table__name")
+    def table(self, obj):
+        return obj.table_session.table.name
+
+    @admin.display(description="Items")
+    def items_summary(self, obj):
+        return ", ".join(
+            f"{item.qty} × {item.name}" + ("" if item.status == ItemStatus.PENDING else f" ({item.get_status_display()})")
+            for item in obj.items.all()
+        )
+
     @admin.display(description="Total")
     def total_display(self, obj):
         return obj.total
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj):
+        return obj.created_at.strftime(_DATE_FORMAT)
 
     @admin.action(description="Confirm selected orders (send to kitchen)")
     def confirm_orders(self, request, queryset):

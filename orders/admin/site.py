@@ -6,6 +6,7 @@ edits only its own restaurant's objects and can never move one to another restau
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 
 from ..errors import DomainError
 from ..models import MenuItem, Restaurant, Role, Table, TableSession, User
@@ -28,6 +29,20 @@ class RestaurantAdminSite(admin.AdminSite):
     def has_permission(self, request):
         user = request.user
         return user.is_active and (user.is_superuser or is_restaurant_manager(user))
+
+    def each_context(self, request):
+        """The header names the manager's restaurant; "View site" is the kitchen display,
+        the other screen a manager runs a shift from (base_site.html links it too)."""
+        context = super().each_context(request)
+        user = request.user
+        if getattr(user, "restaurant_id", None) is not None:  # a superuser may have none
+            context["site_url"] = context["kitchen_url"] = reverse("kitchen-board")
+        if user.is_active and user.is_superuser:
+            context["site_header"] = f"{self.site_header} · all restaurants"
+        elif is_restaurant_manager(user):
+            context["site_header"] = f"{user.restaurant.name} · {self.site_header}"
+            context["site_title"] = f"{user.restaurant.name} · {self.site_title}"
+        return context
 
 
 site = RestaurantAdminSite(name="admin")
@@ -135,8 +150,30 @@ class TenantScopedAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
-def run_service(modeladmin, request, queryset, call, done: str):
-    """Apply a service to each selected object, reporting refusals instead of failing."""
+class ReadOnlyTenantInline(admin.TabularInline):
+    """Related rows shown on their parent's page, read-only. Django's inlines ask for model
+    permissions, which managers do not have (the site's rules grant them access): the view
+    permission here is the one of the admin registered for the inline's model."""
+
+    extra = 0
+    can_delete = False
+
+    def has_view_permission(self, request, obj=None):
+        return self.admin_site.get_model_admin(self.model).has_view_permission(request)
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+def run_service(modeladmin, request, queryset, call, done: str, report_success: bool = True):
+    """Apply a service to each selected object, reporting refusals instead of failing
+    (`report_success=False` where Django reports the successes itself, as for deletes)."""
     ok, refused = 0, []
     for obj in queryset:
         try:
@@ -144,7 +181,7 @@ def run_service(modeladmin, request, queryset, call, done: str):
             ok += 1
         except (DomainError, ValidationError) as exc:
             refused.append(f"{obj}: {getattr(exc, 'detail', None) or '; '.join(exc.messages)}")
-    if ok:
+    if ok and report_success:
         modeladmin.message_user(request, f"{ok} {done}.", messages.SUCCESS)
     for line in refused:
         modeladmin.message_user(request, line, messages.ERROR)

@@ -57,7 +57,7 @@ class MenuItemSerializer(serializers.ModelSerializer):
 
 
 class OrderItemSerializer(serializers.ModelSerializer):
-    """CONTRACT.md's item JSON, exactly; also the `items` of the `order.new` event."""
+    """docs/contract.md's item JSON, exactly; also the `items` of the `order.new` event."""
 
     order_id = serializers.UUIDField(read_only=True)
     unit_price = MoneyField(read_only=True)

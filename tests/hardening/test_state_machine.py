@@ -1,6 +1,6 @@
 """The order and item state machines, driven by hypothesis through `orders.services`.
 
-A reference model, written from CONTRACT.md (not from services.py), predicts the outcome of
+A reference model, written from docs/contract.md (not from services.py), predicts the outcome of
 each move: who may make it, which statuses follow, which events it produces. Random sequences
 of moves by random actors (each role, and a stranger from another restaurant) run against the
 real services; after every step:
@@ -48,7 +48,7 @@ from realtime.models import OutboxEvent
 
 from ..conftest import Floor
 
-# --- The reference model, from CONTRACT.md -----------------------------------------------------
+# --- The reference model, from docs/contract.md -----------------------------------------------------
 
 KITCHEN_MOVES = {(I.PENDING, I.IN_PROGRESS), (I.IN_PROGRESS, I.READY),
                  (I.IN_PROGRESS, I.PENDING), (I.READY, I.IN_PROGRESS)}
@@ -59,7 +59,7 @@ ISO_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
 def contract_status(item_statuses) -> str:
-    """CONTRACT.md's derivation, restated: cancelled items ignored; any started and not all
+    """docs/contract.md's derivation, restated: cancelled items ignored; any started and not all
     done -> IN_PROGRESS; all READY or SERVED -> READY, all SERVED -> SERVED."""
     live = [s for s in item_statuses if s != I.CANCELLED]
     if not live:

@@ -1,4 +1,4 @@
-"""Checks of CONTRACT.md's wire shapes, shared by test_auth / test_idempotency / test_curl_flow.
+"""Checks of docs/contract.md's wire shapes, shared by test_auth / test_idempotency / test_curl_flow.
 
 Not a test module (pytest collects test_*.py only).
 """

@@ -1,4 +1,4 @@
-"""Auth endpoints of CONTRACT.md: login, access-token validation, refresh rotation, logout,
+"""Auth endpoints of docs/contract.md: login, access-token validation, refresh rotation, logout,
 login throttling, and the SECRET_KEY startup guard."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Bad input answers 4xx problem details, never a 500, and changes nothing.
 
-CONTRACT.md: errors are RFC 9457 problem details (`application/problem+json`) with
+docs/contract.md: errors are RFC 9457 problem details (`application/problem+json`) with
 `type/title/status/detail`, plus `errors: {field: [messages]}` (camelCase fields) for
 validation; "400/422 for bad input. Never a 500 for bad input."
 

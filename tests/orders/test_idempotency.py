@@ -1,4 +1,4 @@
-"""`Idempotency-Key` on the POSTs that create or transition (CONTRACT.md, REST)."""
+"""`Idempotency-Key` on the POSTs that create or transition (docs/contract.md, REST)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Tenant isolation: staff of restaurant A can neither see nor touch restaurant B.
 
-CONTRACT.md: "404 for anything in another restaurant (never reveal that it exists)".
+docs/contract.md: "404 for anything in another restaurant (never reveal that it exists)".
 
 `ROUTES` below names every route under /api/v1/ with a recipe saying how B's ids are
 substituted into it. `test_every_api_route_has_a_recipe` walks the URLconf, so a route added

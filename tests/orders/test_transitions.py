@@ -32,7 +32,7 @@ LEGAL_ITEM_MOVES = {
 
 # The moved item shares its order with a second item that stays PENDING, so that the order is
 # active (CONFIRMED / IN_PROGRESS) whatever state the moved item starts in. Order status that
-# CONTRACT.md derives for (moved item's status, PENDING):
+# docs/contract.md derives for (moved item's status, PENDING):
 ORDER_STATUS_WITH_PENDING_SIBLING = {
     PENDING: "CONFIRMED",
     IN_PROGRESS: "IN_PROGRESS",

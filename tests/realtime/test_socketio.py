@@ -223,7 +223,7 @@ def curl_flow(server, waiter_token, kitchen_token, session_id) -> dict:
 
 
 def expected_events(flow: dict) -> list[tuple[str, dict]]:
-    """CONTRACT.md's payloads, built from the REST answers of the same changes."""
+    """docs/contract.md's payloads, built from the REST answers of the same changes."""
     confirmed, moved, final = flow["confirmed"], flow["moved"], flow["final"]
     assert confirmed["items"][0]["unitPrice"] == "15.50"
     return [
@@ -314,7 +314,7 @@ def test_reference_node_script_receives_the_curl_flow(live, seeded_floor):
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_reference_clients_receive_the_curl_flow_and_nobody_else_does(live, floors, transport):
     """`auth: {token}` and `extraHeaders: {Authorization}` sockets get the four frames with
-    CONTRACT.md's payloads; a socket of another restaurant gets nothing."""
+    docs/contract.md's payloads; a socket of another restaurant gets nothing."""
     floor, other = floors
     waiter, kitchen = tokens(floor.waiter).access_token, tokens(floor.kitchen).access_token
     probe = Probe([

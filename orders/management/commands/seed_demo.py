@@ -1,4 +1,4 @@
-"""Demo data of CONTRACT.md. Safe to run again: it converges to the same state."""
+"""Demo data of docs/contract.md. Safe to run again: it converges to the same state."""
 
 from decimal import Decimal
 
