@@ -14,6 +14,8 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from restaurant import throttling
+
 from .errors import Unauthenticated
 from .models import User
 from .services import role_of
@@ -50,10 +52,12 @@ def _issue(user: User, session_id: str | None = None) -> TokenPair:
 @transaction.atomic
 def login(*, request, email: str, password: str) -> TokenPair:
     # Unknown email, wrong password and inactive account answer alike (ModelBackend also runs
-    # the hasher for unknown emails, so timing does not tell them apart either).
-    user = authenticate(request, email=email.strip().lower(), password=password)
+    # the hasher for unknown emails, so timing does not tell them apart either). The backend
+    # counts the attempt first and raises `LockedOut` past the limit (restaurant.throttling).
+    user = authenticate(request, email=email, password=password)
     if user is None:
         raise Unauthenticated(_BAD_CREDENTIALS)
+    throttling.forgive(request)
     return _issue(user)
 
 

@@ -22,6 +22,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from orders.errors import DomainError
 
+from .throttling import LockedOut
+
 logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -131,6 +133,11 @@ def _django_validation_errors(exc: DjangoValidationError) -> dict:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, LockedOut):
+        return problem_response(
+            429, "throttled", exc.message,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
     if isinstance(exc, DomainError):
         return problem_response(exc.status, exc.slug, exc.detail, errors=exc.errors, title=exc.title)
     if isinstance(exc, DjangoValidationError):

@@ -7,6 +7,8 @@ edits only its own restaurant's objects and can never move one to another restau
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
+from restaurant import throttling
+
 from ..errors import DomainError
 from ..models import MenuItem, Restaurant, Role, Table, TableSession, User
 
@@ -28,6 +30,30 @@ class RestaurantAdminSite(admin.AdminSite):
     def has_permission(self, request):
         user = request.user
         return user.is_active and (user.is_superuser or is_restaurant_manager(user))
+
+    # Password surfaces: counted per account and address like every other sign-in
+    # (restaurant.throttling); a locked-out attempt answers 429 with a page that says so.
+
+    def login(self, request, extra_context=None):
+        try:
+            response = super().login(request, extra_context)
+        except throttling.LockedOut as locked:
+            return throttling.locked_out_page(request, locked)
+        if request.method == "POST" and request.user.is_authenticated:
+            throttling.forgive(request)
+        return response
+
+    def password_change(self, request, extra_context=None):
+        if request.method == "POST" and request.user.is_authenticated:
+            try:
+                # The old password is a guess at this account like a login's.
+                throttling.reserve(request, request.user.email)
+            except throttling.LockedOut as locked:
+                return throttling.locked_out_page(request, locked)
+        response = super().password_change(request, extra_context)
+        if request.method == "POST" and response.status_code == 302:
+            throttling.forgive(request)
+        return response
 
 
 site = RestaurantAdminSite(name="admin")

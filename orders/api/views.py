@@ -1,6 +1,5 @@
 """REST views: validate shape, call one selector or service, render. They catch nothing."""
 
-import hashlib
 import logging
 
 from django.utils import timezone
@@ -13,7 +12,6 @@ from drf_spectacular.utils import (
 from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 
 from restaurant.problems import PROBLEM_CONTENT_TYPE
@@ -62,42 +60,11 @@ def validated(serializer_class, request, **kwargs) -> dict:
 # --- Auth -------------------------------------------------------------------------------------
 
 
-class FailOpenThrottleMixin:
-    """Throttle counters live in the cache (Redis). When it is down, logins go on unthrottled
-    (with a warning) rather than fail: staff must still be able to sign in during an outage."""
-
-    def allow_request(self, request, view):
-        try:
-            return super().allow_request(request, view)
-        except Exception:  # noqa: BLE001 - the cache backend's connection errors
-            logger.warning("login throttle skipped: the cache is unavailable", exc_info=True)
-            return True
-
-
-class LoginIPThrottle(FailOpenThrottleMixin, AnonRateThrottle):
-    scope = "login_ip"
-
-
-class LoginEmailThrottle(FailOpenThrottleMixin, SimpleRateThrottle):
-    """Bounds guesses against one account, however many addresses they come from."""
-
-    scope = "login_email"
-
-    def get_cache_key(self, request, view):
-        email = request.data.get("email") if isinstance(request.data, dict) else None
-        if not isinstance(email, str) or not email:
-            return None
-        # Hashed: an email may hold characters a cache key cannot (NUL, lone surrogates).
-        digest = hashlib.sha256(
-            email.strip().lower().encode("utf-8", "surrogatepass")
-        ).hexdigest()
-        return self.cache_format % {"scope": self.scope, "ident": digest}
-
-
 class LoginView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = [LoginIPThrottle, LoginEmailThrottle]
+    # Counted per account and address in `auth_services.login` (restaurant.throttling).
+    throttle_classes = []
 
     @extend_schema(
         request=s.LoginSerializer,

@@ -324,7 +324,7 @@ def test_refresh_without_token_is_400(db):
 
 
 def test_failed_logins_for_one_email_are_throttled(waiter):
-    rate = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["login_email"]
+    rate = settings.LOGIN_THROTTLE_ACCOUNT
     allowed = int(rate.split("/")[0])
     spellings = [waiter.email, waiter.email.upper(), f" {waiter.email.title()} "]
     for attempt in range(allowed):
