@@ -269,11 +269,14 @@ def test_refresh_rotates_the_pair(waiter, tokens):
     )
     assert _me(fresh["accessToken"]).status_code == 200
 
-    # The used refresh token is refused from now on; the new one works (once).
-    assert_problem(_refresh(tokens["refreshToken"]), 401, "unauthenticated")
+    # The new one works (once); the used one is refused.
     again = _refresh(fresh["refreshToken"])
     assert again.status_code == 200, again.content
     assert_problem(_refresh(fresh["refreshToken"]), 401, "unauthenticated")
+    # Reusing a used one ends the whole login: its newest token stops working too
+    # (tests/security/test_revocation.py).
+    assert_problem(_refresh(tokens["refreshToken"]), 401, "unauthenticated")
+    assert_problem(_refresh(again.json()["refreshToken"]), 401, "unauthenticated")
 
 
 def test_refresh_after_logout_is_refused(tokens):
