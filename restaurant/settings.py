@@ -174,6 +174,9 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": env.str("CACHE_URL", default=_redis_db_url(REDIS_URL, 1)),
             "KEY_PREFIX": "restaurant",
+            # Every REST request reads the cache (revoked logins): a Redis that stops
+            # answering must fail fast (and open, restaurant.revocation), not hang requests.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
 else:
@@ -222,7 +225,11 @@ LOGIN_THROTTLE_ACCOUNT = env.str(
 LOGIN_THROTTLE_ADDRESS = env.str(
     "LOGIN_THROTTLE_ADDRESS", default=env.str("LOGIN_THROTTLE_IP", default="30/min")
 )
-AUTHENTICATION_BACKENDS = ["restaurant.throttling.LoginThrottleBackend"]
+AUTHENTICATION_BACKENDS = [
+    "restaurant.throttling.LoginThrottleBackend",
+    # Never reached by a counted attempt; listed for sessions that name it (see its docstring).
+    "django.contrib.auth.backends.ModelBackend",
+]
 # The largest request body any path accepts (JSON API, forms, the admin): larger ones are
 # answered 413 before they are read (restaurant.bodylimit, restaurant.parsers). Django's own
 # form limit is the same number.

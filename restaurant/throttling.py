@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 
 from .identity import account_key
@@ -132,13 +133,22 @@ def forgive(request) -> None:
 
 class LoginThrottleBackend(ModelBackend):
     """Django's ModelBackend behind `reserve`: every `authenticate(request, ...)` that names
-    an account, whichever surface calls it, is counted before the password is checked."""
+    an account, whichever surface calls it, is counted before the password is checked.
+
+    ModelBackend itself stays listed after it in AUTHENTICATION_BACKENDS, only so that
+    sessions that name it (signed in before this backend existed) stay signed in: a refused
+    counted attempt raises PermissionDenied, which stops Django from checking the password
+    again with the next backend."""
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         email = username if username is not None else kwargs.get("email")
-        if request is not None and isinstance(email, str):
-            reserve(request, email)
-        return super().authenticate(request, username=username, password=password, **kwargs)
+        if request is None or not isinstance(email, str):
+            return super().authenticate(request, username=username, password=password, **kwargs)
+        reserve(request, email)
+        user = super().authenticate(request, username=username, password=password, **kwargs)
+        if user is None:
+            raise PermissionDenied  # authenticate() answers None, sends user_login_failed
+        return user
 
 
 def locked_out_page(request, locked: LockedOut):

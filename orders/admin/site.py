@@ -5,6 +5,7 @@ edits only its own restaurant's objects and can never move one to another restau
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 
 from restaurant import throttling
@@ -22,14 +23,26 @@ def is_restaurant_manager(user) -> bool:
     )
 
 
+def may_use_admin(user) -> bool:
+    return user.is_active and (user.is_superuser or is_restaurant_manager(user))
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    def confirm_login_allowed(self, user):
+        # The right password of an account that may not use the admin (a waiter's, a cook's
+        # even with is_staff) answers exactly as a wrong one: no password oracle.
+        if not may_use_admin(user):
+            raise self.get_invalid_login_error()
+
+
 class RestaurantAdminSite(admin.AdminSite):
+    login_form = AdminLoginForm
     site_header = "Restaurant administration"
     site_title = "Restaurant admin"
     index_title = "Floor, menu and staff"
 
     def has_permission(self, request):
-        user = request.user
-        return user.is_active and (user.is_superuser or is_restaurant_manager(user))
+        return may_use_admin(request.user)
 
     # Password surfaces: counted per account and address like every other sign-in
     # (restaurant.throttling); a locked-out attempt answers 429 with a page that says so.

@@ -36,12 +36,13 @@ def problems(*codes: int) -> dict:
 
 # Every operation may answer 406 (an Accept header that excludes JSON) and 503 (the database
 # is down); every authenticated one 401 (no or bad credentials) and 403 (role, or an account
-# without a restaurant); every one with a body 415 (not JSON).
+# without a restaurant); every one with a body 413 (over MAX_REQUEST_BODY_BYTES) and 415
+# (not JSON).
 _AUTHED = (401, 403, 406, 503)
 _READ = problems(404, *_AUTHED)
 _LIST = problems(400, 404, *_AUTHED)  # 400: a bad filter or pageSize; 404: no such page
-_WRITE = problems(400, 404, 409, 415, 422, *_AUTHED)  # 422: an Idempotency-Key reused
-_ANONYMOUS = (400, 401, 406, 415, 503)
+_WRITE = problems(400, 404, 409, 413, 415, 422, *_AUTHED)  # 422: an Idempotency-Key reused
+_ANONYMOUS = (400, 401, 406, 413, 415, 503)
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
     {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},

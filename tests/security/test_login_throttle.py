@@ -242,3 +242,30 @@ def test_login_with_the_right_password_still_works(floor):
     response = login(floor.waiter.email.upper(), PASSWORD)
     assert response.status_code == 200
     assert uuid.UUID(response.json()["user"]["id"]) == floor.waiter.pk
+
+
+@pytest.mark.parametrize("role", [Role.WAITER, Role.KITCHEN])
+def test_the_admin_login_is_no_oracle_either(floor, role):
+    """A sibling of item 3: a cook given is_staff, right password, got "You are authenticated
+    as …, but are not authorized" from the admin login; a wrong password the form error."""
+    user = floor.user(role)
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    right, wrong = _admin_login(Client(), user.email, PASSWORD), _admin_login(Client(), user.email, "x")
+    assert right.status_code == wrong.status_code == 200
+    assert _page(right) == _page(wrong)
+    assert "not authorized" not in _page(right)
+
+
+def test_sessions_signed_in_before_the_throttle_backend_stay_signed_in(floor):
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(floor.kitchen.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = floor.kitchen.get_session_auth_hash()
+    session.save()
+    client = Client()
+    client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
+    assert client.get("/kitchen/").status_code == 200
