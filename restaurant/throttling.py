@@ -9,8 +9,8 @@ each counter is one atomic Redis INCR, so of any number of parallel guesses only
 that lets the user in gives the attempt back (`forgive`), so staff signing in are never
 counted, only failures and attempts still in flight.
 
-Windows are fixed (the rate's period, e.g. a minute): a locked-out caller waits until its
-window ends, which `Retry-After` says. Unknown and known accounts are
+A window (the rate's period, e.g. a minute) opens at a counter's first attempt; a locked-out
+caller waits until it ends, which `Retry-After` says. Unknown and known accounts are
 counted and refused alike, before any database lookup.
 
 Why not django-axes (with its cache handler): it records a failure after the password was
@@ -88,6 +88,19 @@ class _Attempt:
     keys: list[str] = field(default_factory=list)
 
 
+def _count(key: str, window: int, now: float) -> int:
+    """One more attempt in the window that the key's first attempt opened: SET NX with the
+    window as lifetime, then INCR, each atomic in Redis."""
+    for _ in range(2):
+        if cache.add(key, 0, timeout=window):
+            cache.set(key + ":since", now, timeout=window)
+        try:
+            return cache.incr(key)
+        except ValueError:  # the window ended between the two calls: open the next one
+            continue
+    return 1
+
+
 def reserve(request, email: str) -> None:
     """Count one attempt at `email` from this request's address, before checking it.
 
@@ -102,14 +115,12 @@ def reserve(request, email: str) -> None:
     try:
         for scope, ident, rate in counters:
             limit, window = parse_rate(rate)
-            slot = int(now // window)
-            key = f"login-attempts:{scope}:{_digest(ident)}:{slot}"
-            # SET NX with a lifetime past the window's end, then INCR: both atomic in Redis.
-            cache.add(key, 0, timeout=window * 2)
-            count = cache.incr(key)
+            key = f"login-attempts:{scope}:{_digest(ident)}"
+            count = _count(key, window, now)
             attempt.keys.append(key)
             if count > limit:
-                retry_after = max(retry_after, math.ceil((slot + 1) * window - now))
+                started = cache.get(key + ":since") or now
+                retry_after = max(retry_after, math.ceil(started + window - now), 1)
     except Exception:  # noqa: BLE001 - the cache backend's connection errors
         logger.warning("login attempt not counted: the cache is unavailable", exc_info=True)
         return
