@@ -6,23 +6,15 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-from django.test import Client
 
 from orders.models import Restaurant, Role, User
 
 from ..factories import PASSWORD
 from ..orders._wire_support import login
+from ..orders.test_admin import ADMIN, STRONG_PASSWORD
+from ..orders.test_admin import admin_client as _admin
 
 pytestmark = [pytest.mark.postgres]
-
-ADMIN = "/admin/"
-STRONG_PASSWORD = "Zebra-Quantum-Lantern-91"
-
-
-def _admin(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _change_form(user, **changes) -> dict:

@@ -7,24 +7,16 @@ import pytest
 from django.apps import apps as django_apps
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.test import Client
 
 from orders.models import Role, User
 from restaurant.identity import account_key
 
 from ..factories import PASSWORD, UserFactory
 from ..orders._wire_support import assert_problem, login
+from ..orders.test_admin import ADMIN, STRONG_PASSWORD
+from ..orders.test_admin import admin_client as _admin
 
 pytestmark = [pytest.mark.postgres]
-
-ADMIN = "/admin/"
-STRONG_PASSWORD = "Zebra-Quantum-Lantern-91"
-
-
-def _admin(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _add_staff(manager, email):

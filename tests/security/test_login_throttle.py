@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import statistics
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import time
 import uuid
 
@@ -169,23 +170,19 @@ def test_unknown_and_known_accounts_are_locked_out_alike(floor):
 def test_sixteen_parallel_guesses_get_no_more_than_the_limit_checked():
     user = UserFactory(role=Role.KITCHEN)
     start = threading.Barrier(16)
-    answers: list[int] = []
 
-    def guess(i):
+    def guess(i) -> int:
         try:
             client = APIClient()
             start.wait()
-            answers.append(
-                client.post(LOGIN, {"email": user.email, "password": f"guess-{i}"}, format="json").status_code
-            )
+            return client.post(
+                LOGIN, {"email": user.email, "password": f"guess-{i}"}, format="json"
+            ).status_code
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=guess, args=(i,)) for i in range(16)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    with ThreadPoolExecutor(16) as pool:
+        answers = list(pool.map(guess, range(16), timeout=30))
     assert sorted(answers) == [401] * ACCOUNT_LIMIT + [429] * (16 - ACCOUNT_LIMIT)
 
 

@@ -9,7 +9,6 @@ from datetime import timedelta
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.sessions.models import Session
-from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -17,15 +16,17 @@ from orders import auth_services
 from orders.models import User
 
 from ..conftest import Floor
+from ..factories import RestaurantFactory
 from ..realtime.conftest import db, open_socket
 from ..orders._wire_support import LOGOUT, ME, REFRESH, assert_problem
+from ..orders.test_admin import STRONG_PASSWORD
+from ..orders.test_admin import admin_client as _signed_in_client
 
 pytestmark = [
     pytest.mark.django_db(transaction=True), pytest.mark.asyncio,
     pytest.mark.postgres, pytest.mark.redis,
 ]
 
-STRONG_PASSWORD = "Zebra-Quantum-Lantern-91"
 
 
 # --- how each kind of socket is opened ------------------------------------------------------
@@ -37,12 +38,6 @@ async def _token_socket(user):
     assert (await socket.receive())["type"] == "ready"
     socket.tokens = tokens
     return socket
-
-
-def _signed_in_client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 async def _cookie_socket(user, client=None):
@@ -70,37 +65,39 @@ async def _assert_closed_within_a_second(socket, reason):
 # --- what ends a user's access: every socket of theirs closes ----------------------------------
 
 
-def _delete(floor):
-    User.objects.get(pk=floor.kitchen.pk).delete()
+# Each takes the user whose access ends and the floor whose manager may act on them.
 
 
-def _change_password(floor):
-    user = User.objects.get(pk=floor.kitchen.pk)
+def _delete(user, floor):
+    User.objects.get(pk=user.pk).delete()
+
+
+def _change_password(user, floor):
+    user = User.objects.get(pk=user.pk)
     user.set_password(STRONG_PASSWORD)
     user.save()
 
 
-def _reset_password_in_the_admin(floor):
+def _reset_password_in_the_admin(user, floor):
     response = _signed_in_client(floor.manager).post(
-        f"/admin/orders/user/{floor.kitchen.pk}/password/",
+        f"/admin/orders/user/{user.pk}/password/",
         {"password1": STRONG_PASSWORD, "password2": STRONG_PASSWORD},
     )
     assert response.status_code == 302
 
 
-def _deactivate_in_the_admin(floor):
-    kitchen = floor.kitchen
+def _deactivate_in_the_admin(user, floor):
     response = _signed_in_client(floor.manager).post(
-        f"/admin/orders/user/{kitchen.pk}/change/",
-        {"email": kitchen.email, "name": kitchen.name, "role": kitchen.role},
+        f"/admin/orders/user/{user.pk}/change/",
+        {"email": user.email, "name": user.name, "role": user.role},
     )
     assert response.status_code == 302, response.content.decode()[:1000]
-    assert not User.objects.get(pk=kitchen.pk).is_active
+    assert not User.objects.get(pk=user.pk).is_active
 
 
-def _move(floor):
-    user = User.objects.get(pk=floor.kitchen.pk)
-    user.restaurant = Floor("elsewhere").restaurant
+def _move(user, floor):
+    user = User.objects.get(pk=user.pk)
+    user.restaurant = RestaurantFactory()
     user.save()
 
 
@@ -122,7 +119,7 @@ async def test_a_change_that_ends_access_closes_every_socket_of_the_user(kind, c
     socket = await SOCKETS[kind](floor.kitchen)
     bystander = await _token_socket(floor.waiter)
     action, reason = USER_WIDE[change]
-    await db(action)(floor)
+    await db(action)(floor.kitchen, floor)
     await _assert_closed_within_a_second(socket, reason)
     assert await bystander.nothing(0.3)
     await bystander.close()
@@ -133,7 +130,7 @@ async def test_old_rest_tokens_stop_working_after_a_password_change():
     tokens = await db(auth_services._issue)(floor.kitchen)
     me = lambda: APIClient(HTTP_AUTHORIZATION=f"Bearer {tokens.access_token}").get(ME)  # noqa: E731
     assert (await db(me)()).status_code == 200
-    await db(_change_password)(floor)
+    await db(_change_password)(floor.kitchen, floor)
     assert_problem(await db(me)(), 401, "unauthenticated")
 
 

@@ -8,79 +8,38 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.test import Client
-
 from orders.auth_services import _issue
-from orders.models import Role, User
+from orders.models import Role
 
 from ..conftest import Floor
-from ..factories import RestaurantFactory, UserFactory
+from ..factories import UserFactory
 from ..realtime.test_socketio import Probe, live, node_client, page_server, spec  # noqa: F401
+from .test_revocation import USER_WIDE
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres, pytest.mark.redis]
 
-STRONG_PASSWORD = "Zebra-Quantum-Lantern-91"
-
-
-def _delete(user, login, server, floor):
-    User.objects.get(pk=user.pk).delete()
-
-
-def _change_password(user, login, server, floor):
-    user = User.objects.get(pk=user.pk)
-    user.set_password(STRONG_PASSWORD)
-    user.save()
-
-
-def _reset_password_in_the_admin(user, login, server, floor):
-    client = Client()
-    client.force_login(floor.manager)
-    response = client.post(
-        f"/admin/orders/user/{user.pk}/password/",
-        {"password1": STRONG_PASSWORD, "password2": STRONG_PASSWORD},
-    )
-    assert response.status_code == 302
-
-
-def _deactivate(user, login, server, floor):
-    user = User.objects.get(pk=user.pk)
-    user.is_active = False
-    user.save()
-
-
-def _move(user, login, server, floor):
-    user = User.objects.get(pk=user.pk)
-    user.restaurant = floor.elsewhere
-    user.save()
-
-
-def _logout(user, login, server, floor):
+def _logout(login, server):
     status, _ = server.request("POST", "/api/v1/auth/logout", {"refreshToken": login.refresh_token})
     assert status == 204
 
 
-def _reuse_a_rotated_refresh_token(user, login, server, floor):
+def _reuse_a_rotated_refresh_token(login, server):
     status, _ = server.request("POST", "/api/v1/auth/refresh", {"refreshToken": login.refresh_token})
     assert status == 200
     status, _ = server.request("POST", "/api/v1/auth/refresh", {"refreshToken": login.refresh_token})
     assert status == 401
 
 
-KINDS = {
-    "deleted": (_delete, "Account deleted"),
-    "password changed": (_change_password, "Password changed"),
-    "password reset": (_reset_password_in_the_admin, "Password changed"),
-    "deactivated": (_deactivate, "Account changed"),
-    "moved": (_move, "Account changed"),
+LOGIN_ENDING = {
     "logged out": (_logout, "Logged out"),
     "refresh token reused": (_reuse_a_rotated_refresh_token, "Logged out"),
 }
+KINDS = [*USER_WIDE, *LOGIN_ENDING]
 TRANSPORTS = ["websocket", "polling"]
 
 
 def test_every_revocation_kind_closes_socketio_sockets_within_a_second(live):  # noqa: F811
     floor = Floor()
-    floor.elsewhere = RestaurantFactory()
     sockets = {}
     for kind in KINDS:
         for transport in TRANSPORTS:
@@ -96,9 +55,14 @@ def test_every_revocation_kind_closes_socketio_sockets_within_a_second(live):  #
         for name in [*sockets, "bystander"]:
             probe.first(name, "connect")
         for name, (user, login, _) in sockets.items():
-            action, reason = KINDS[name.split("/")[0]]
+            kind = name.split("/")[0]
             started = time.monotonic()
-            action(user, login, live, floor)
+            if kind in USER_WIDE:
+                action, reason = USER_WIDE[kind]
+                action(user, floor)
+            else:
+                action, reason = LOGIN_ENDING[kind]
+                action(login, live)
             closed = probe.first(name, "disconnect", timeout=5)
             elapsed = time.monotonic() - started
             assert closed["reason"] == "io server disconnect", (name, closed)
