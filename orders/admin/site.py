@@ -52,7 +52,7 @@ class RestaurantAdminSite(admin.AdminSite):
             response = super().login(request, extra_context)
         except throttling.LockedOut as locked:
             return throttling.locked_out_page(request, locked)
-        if request.method == "POST" and request.user.is_authenticated:
+        if request.method == "POST" and response.status_code == 302:  # signed in
             throttling.forgive(request)
         return response
 

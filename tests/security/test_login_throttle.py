@@ -266,3 +266,11 @@ def test_sessions_signed_in_before_the_throttle_backend_stay_signed_in(floor):
     client = Client()
     client.cookies[settings.SESSION_COOKIE_NAME] = session.session_key
     assert client.get("/kitchen/").status_code == 200
+
+
+def test_a_signed_in_session_guessing_at_the_admin_login_is_still_counted(floor, other_floor):
+    client = Client()
+    client.force_login(floor.manager)
+    for _ in range(ACCOUNT_LIMIT):
+        assert _admin_login(client, other_floor.manager.email, "wrong").status_code == 200
+    _assert_locked_page(_admin_login(client, other_floor.manager.email, PASSWORD))
