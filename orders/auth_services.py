@@ -8,11 +8,14 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.db import transaction
+from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
+
+from restaurant import revocation, throttling
 
 from .errors import Unauthenticated
 from .models import User
@@ -39,6 +42,9 @@ def _issue(user: User, session_id: str | None = None) -> TokenPair:
     # The reference backend's claims; REST itself always reads the user from the database.
     refresh["role"] = role_of(user)
     refresh["restaurantId"] = str(user.restaurant_id) if user.restaurant_id else None
+    # `for_user` stored the token before the claims above; the stored one names its login,
+    # so that a login's whole family can be found and ended (`end_login`).
+    OutstandingToken.objects.filter(jti=refresh[jwt_settings.JTI_CLAIM]).update(token=str(refresh))
     return TokenPair(
         access_token=str(refresh.access_token),
         refresh_token=str(refresh),
@@ -50,16 +56,34 @@ def _issue(user: User, session_id: str | None = None) -> TokenPair:
 @transaction.atomic
 def login(*, request, email: str, password: str) -> TokenPair:
     # Unknown email, wrong password and inactive account answer alike (ModelBackend also runs
-    # the hasher for unknown emails, so timing does not tell them apart either).
-    user = authenticate(request, email=email.strip().lower(), password=password)
+    # the hasher for unknown emails, so timing does not tell them apart either). The backend
+    # counts the attempt first and raises `LockedOut` past the limit (restaurant.throttling).
+    user = authenticate(request, email=email, password=password)
     if user is None:
         raise Unauthenticated(_BAD_CREDENTIALS)
+    throttling.forgive(request)
     return _issue(user)
+
+
+class _Reused(Unauthenticated):
+    """A refresh token that was already rotated or revoked came back: its login is stolen."""
+
+    def __init__(self, user_id, session_id):
+        super().__init__(_BAD_REFRESH)
+        self.user_id, self.session_id = user_id, session_id
+
+
+class _PresentedRefreshToken(RefreshToken):
+    """A refresh token as presented: signature, expiry and type verified; the blacklist is
+    checked by `_lock_outstanding`, under the row lock, where a reuse is told apart."""
+
+    def check_blacklist(self):
+        pass
 
 
 def _lock_outstanding(token: str) -> tuple[RefreshToken, OutstandingToken]:
     try:
-        refresh = RefreshToken(token)
+        refresh = _PresentedRefreshToken(token)
         jti = refresh[jwt_settings.JTI_CLAIM]
     except (TokenError, KeyError):
         raise Unauthenticated(_BAD_REFRESH) from None
@@ -67,11 +91,46 @@ def _lock_outstanding(token: str) -> tuple[RefreshToken, OutstandingToken]:
     outstanding = (
         OutstandingToken.objects.select_for_update(of=("self",)).filter(jti=jti).first()
     )
-    if outstanding is None or BlacklistedToken.objects.filter(token=outstanding).exists():
+    if outstanding is None:
+        raise Unauthenticated(_BAD_REFRESH)
+    if BlacklistedToken.objects.filter(token=outstanding).exists():
+        raise _Reused(outstanding.user_id, refresh.get("sid"))
+    if revocation.login_revoked(refresh.get("sid")):
         raise Unauthenticated(_BAD_REFRESH)
     return refresh, outstanding
 
 
+@transaction.atomic
+def end_login(*, user_id, session_id: str | None) -> None:
+    """End one login everywhere: every refresh token of its family blacklisted, its access
+    tokens refused by REST (restaurant.revocation) and its sockets closed, once committed."""
+    if session_id:
+        family = OutstandingToken.objects.filter(
+            user_id=user_id, blacklistedtoken__isnull=True, expires_at__gt=timezone.now()
+        )
+        for outstanding in family:
+            if RefreshToken(outstanding.token, verify=False).get("sid") == session_id:
+                BlacklistedToken.objects.get_or_create(token=outstanding)
+        transaction.on_commit(lambda: revocation.revoke_login(session_id))
+    if user_id is not None:
+        tokens_revoked.send(sender=User, user_id=user_id, session_id=session_id)
+
+
+def _refuse_reuse(function):
+    """Reuse of a rotated refresh token ends its whole login (OAuth 2.0 Security BCP 4.14):
+    the thief's newer token and the victim's stop working alike, and both log in again."""
+
+    def guarded(**kwargs):
+        try:
+            return function(**kwargs)
+        except _Reused as reused:  # the rolled-back transaction is over: end it in a new one
+            end_login(user_id=reused.user_id, session_id=reused.session_id)
+            raise Unauthenticated(_BAD_REFRESH) from None
+
+    return guarded
+
+
+@_refuse_reuse
 @transaction.atomic
 def token_refresh(*, refresh_token: str) -> TokenPair:
     refresh, outstanding = _lock_outstanding(refresh_token)
@@ -86,13 +145,11 @@ def token_refresh(*, refresh_token: str) -> TokenPair:
     return _issue(user, session_id=refresh.get("sid"))
 
 
+@_refuse_reuse
 @transaction.atomic
 def logout(*, refresh_token: str) -> User | None:
-    """Revoke a refresh token. Returns its user, whose sessions may now be ended."""
+    """End the login of a refresh token. Returns its user."""
     refresh, outstanding = _lock_outstanding(refresh_token)
     BlacklistedToken.objects.create(token=outstanding)
-    if outstanding.user_id is not None:
-        tokens_revoked.send(
-            sender=User, user_id=outstanding.user_id, session_id=refresh.get("sid")
-        )
+    end_login(user_id=outstanding.user_id, session_id=refresh.get("sid"))
     return outstanding.user

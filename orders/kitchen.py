@@ -14,6 +14,9 @@ from django.shortcuts import render
 from django.urls import reverse_lazy
 from django.views.decorators.http import require_GET
 
+from restaurant import throttling
+from restaurant.identity import AccountEmailField
+
 from .models import Role
 
 KITCHEN_ROLES = {Role.KITCHEN, Role.MANAGER}
@@ -30,20 +33,35 @@ def may_use_kitchen(user) -> bool:
 
 
 class KitchenAuthenticationForm(AuthenticationForm):
-    username = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True}))
+    username = AccountEmailField(label="Email", widget=forms.EmailInput(attrs={"autofocus": True}))
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        # Said to every refused sign-in alike, whatever the reason.
+        "invalid_login": "Please enter a correct email and password. The kitchen display is "
+        "for kitchen staff and managers.",
+    }
 
     def confirm_login_allowed(self, user):
-        super().confirm_login_allowed(user)
+        # A right password of an account that may not use the kitchen (a waiter's, an
+        # inactive one's) answers exactly as a wrong one: no password oracle.
         if not may_use_kitchen(user):
-            raise forms.ValidationError(
-                "The kitchen display is for kitchen staff and managers.", code="role"
-            )
+            raise self.get_invalid_login_error()
 
 
 class KitchenLoginView(auth_views.LoginView):
     template_name = "kitchen/login.html"
     authentication_form = KitchenAuthenticationForm
     redirect_authenticated_user = False
+
+    def post(self, request, *args, **kwargs):
+        try:
+            return super().post(request, *args, **kwargs)
+        except throttling.LockedOut as locked:
+            return throttling.locked_out_page(request, locked)
+
+    def form_valid(self, form):
+        throttling.forgive(self.request)
+        return super().form_valid(form)
 
     def get_default_redirect_url(self):
         return str(reverse_lazy("kitchen-board"))

@@ -7,6 +7,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from restaurant.identity import account_key
+
 
 class Role(models.TextChoices):
     MANAGER = "MANAGER", "Manager"
@@ -110,7 +112,7 @@ class UserManager(BaseUserManager):
     def _create_user(self, email, password, **extra):
         if not email:
             raise ValueError("An email address is required.")
-        user = self.model(email=self.normalize_email(email).lower(), **extra)
+        user = self.model(email=account_key(email), **extra)
         user.set_password(password)
         user.full_clean(exclude=["password"])
         user.save(using=self._db)
@@ -127,12 +129,17 @@ class UserManager(BaseUserManager):
         return self._create_user(email, password, **extra)
 
     def get_by_natural_key(self, email):
-        return self.get(email__iexact=email)
+        # Exact, on the stored form: `email` only ever holds `account_key` (see User.save).
+        return self.get(email=account_key(email))
 
 
 class User(AbstractBaseUser, PermissionsMixin):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    email = models.EmailField(unique=True, max_length=254)
+    # Holds `account_key(email)` only, so that its unique index is the identity's. The unique
+    # message names no one: the clashing account may be another restaurant's.
+    email = models.EmailField(
+        unique=True, max_length=254, error_messages={"unique": "This email cannot be used."}
+    )
     name = models.CharField(max_length=200, blank=True)
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.WAITER)
     restaurant = models.ForeignKey(
@@ -167,8 +174,13 @@ class User(AbstractBaseUser, PermissionsMixin):
     def __str__(self):
         return self.email
 
+    @classmethod
+    def normalize_username(cls, username):
+        # AbstractBaseUser.clean() (model forms, the admin) stores the identity's one form.
+        return account_key(username) if isinstance(username, str) else username
+
     def save(self, *args, **kwargs):
-        self.email = (self.email or "").lower()
+        self.email = account_key(self.email or "")
         super().save(*args, **kwargs)
 
 

@@ -11,6 +11,7 @@ clients that send no Origin (POS apps, scripts) must authenticate by token.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,8 +21,9 @@ from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.db import DatabaseError
 from rest_framework.exceptions import AuthenticationFailed
-from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken, TokenError
+
+from restaurant.tenancy import StaffJWTAuthentication
 
 URL_TOKEN_PARAMS = {"token", "access_token", "accessToken", "jwt", "auth"}
 
@@ -48,7 +50,8 @@ class SocketIdentity:
 
 
 def _authenticate_token_sync(raw: str) -> SocketIdentity:
-    authenticator = JWTAuthentication()
+    # REST's authentication, every check of it: a token of an ended login is refused too.
+    authenticator = StaffJWTAuthentication()
     try:
         token = authenticator.get_validated_token(raw.encode() if isinstance(raw, str) else raw)
         user = authenticator.get_user(token)
@@ -73,17 +76,49 @@ def _authenticate_token_sync(raw: str) -> SocketIdentity:
 authenticate_token = database_sync_to_async(_authenticate_token_sync)
 
 
-def identity_from_session_user(user) -> SocketIdentity | None:
+def session_login_id(session_key: str) -> str:
+    """The `session_id` of the sockets a Django session opened: the session key itself is a
+    credential and never leaves the process, a digest of it names the login."""
+    return "session:" + hashlib.sha256(session_key.encode()).hexdigest()[:32]
+
+
+def _session_expires_at(session) -> float:
+    """When the Django session ends (epoch seconds): its row's `expire_date` for the database
+    backends, else the expiry the session itself computes."""
+    get_model_class = getattr(session, "get_model_class", None)
+    if get_model_class is not None:
+        expire_date = (
+            get_model_class().objects.filter(session_key=session.session_key)
+            .values_list("expire_date", flat=True).first()
+        )
+        if expire_date is not None:
+            return expire_date.timestamp()
+    return session.get_expiry_date().timestamp()
+
+
+def _identity_from_session_sync(user, session) -> SocketIdentity | None:
     if not (user and user.is_authenticated and user.is_active and user.restaurant_id):
+        return None
+    session_key = getattr(session, "session_key", None)
+    if not session_key:
+        return None
+    try:
+        expires_at = _session_expires_at(session)
+    except DatabaseError:
         return None
     return SocketIdentity(
         user_id=str(user.pk),
         restaurant_id=str(user.restaurant_id),
         role=user.role,
         method="cookie",
-        expires_at=None,
-        session_id=None,
+        # The consumer closes the socket when the session expires; signing out (any
+        # `logout()`) closes it through `session_id` (realtime.receivers).
+        expires_at=expires_at,
+        session_id=session_login_id(session_key),
     )
+
+
+identity_from_session = database_sync_to_async(_identity_from_session_sync)
 
 
 def _header(scope, name: bytes) -> str | None:
@@ -128,7 +163,7 @@ class OriginAndTokenMiddleware:
                     scope["auth_retryable"] = refused.retryable
         elif origin is not None:
             # A browser: its session cookie counts, since the Origin was checked above.
-            scope["identity"] = identity_from_session_user(scope.get("user"))
+            scope["identity"] = await identity_from_session(scope.get("user"), scope.get("session"))
         return await self.app(scope, receive, send)
 
 

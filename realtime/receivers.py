@@ -1,17 +1,21 @@
 """Model signals are the seam between `orders` and `realtime`.
 
 Whatever saved the change (a service, the admin, a shell), a status that really changed
-becomes an outbox event in the same transaction.
+becomes an outbox event in the same transaction; a change that ends a user's access closes
+their sockets once committed.
 """
 
+from django.contrib.auth.hashers import is_password_usable
+from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
-from django.db.models.signals import post_save, pre_save
+from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
 from orders.models import Order, OrderItem, OrderStatus, User
 from orders.signals import tokens_revoked
 
 from . import events
+from .auth import session_login_id
 from .publisher import publisher
 
 
@@ -47,28 +51,67 @@ def order_saved(sender, instance: Order, created, update_fields=None, **kwargs):
     )
 
 
-# --- Sockets that must close: deactivated, moved to another restaurant, logged out ----------
+# --- Sockets that must close: access ended on any channel ------------------------------------
+#
+# Every change that ends a user's access closes their open sockets (both transports), once
+# committed: deactivated, moved to another restaurant, password changed or reset (REST
+# already refuses the old tokens: they carry the password's hash), deleted. Ending one login
+# (API logout, a reused refresh token, signing out of a session page) closes that login's
+# sockets only.
+
+_ACCESS_FIELDS = {"is_active", "restaurant", "restaurant_id", "password"}
+
+
+def _revoke_on_commit(user_id, reason: str, session_id=None) -> None:
+    transaction.on_commit(lambda: publisher.revoke(user_id, session_id=session_id, reason=reason))
+
+
+def _could_sign_in(encoded_password: str) -> bool:
+    # A first password (an account just created) ends nobody's access.
+    return bool(encoded_password) and is_password_usable(encoded_password)
 
 
 @receiver(pre_save, sender=User, dispatch_uid="realtime.user_changing")
-def user_changing(sender, instance: User, **kwargs):
-    if instance.pk is None:
-        return
-    before = User.objects.filter(pk=instance.pk).values("is_active", "restaurant_id").first()
-    instance._access_revoked = bool(before) and (
-        (before["is_active"] and not instance.is_active)
-        or before["restaurant_id"] != instance.restaurant_id
+def user_changing(sender, instance: User, update_fields=None, **kwargs):
+    instance._access_revoked = None
+    if instance.pk is None or (update_fields is not None and not _ACCESS_FIELDS & set(update_fields)):
+        return  # e.g. `last_login` at every login: nothing that ends access
+    before = (
+        User.objects.filter(pk=instance.pk)
+        .values("is_active", "restaurant_id", "password").first()
     )
+    if not before:
+        return
+    if (before["is_active"] and not instance.is_active) or (
+        before["restaurant_id"] != instance.restaurant_id
+    ):
+        instance._access_revoked = "Account changed"
+    elif before["password"] != instance.password and _could_sign_in(before["password"]):
+        instance._access_revoked = "Password changed"
 
 
 @receiver(post_save, sender=User, dispatch_uid="realtime.user_changed")
 def user_changed(sender, instance: User, created, **kwargs):
-    if getattr(instance, "_access_revoked", False):
-        instance._access_revoked = False
-        user_id = instance.pk
-        transaction.on_commit(lambda: publisher.revoke(user_id, reason="Account changed"))
+    reason = getattr(instance, "_access_revoked", None)
+    if reason:
+        instance._access_revoked = None
+        _revoke_on_commit(instance.pk, reason)
+
+
+@receiver(post_delete, sender=User, dispatch_uid="realtime.user_deleted")
+def user_deleted(sender, instance: User, **kwargs):
+    _revoke_on_commit(instance.pk, "Account deleted")
+
+
+@receiver(user_logged_out, dispatch_uid="realtime.session_signed_out")
+def session_signed_out(sender, request, user, **kwargs):
+    """`logout()` of a Django session (the kitchen page's sign-out, the admin's): the sockets
+    that session's cookie opened. Sent before the session is flushed, so its key is there."""
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if user is not None and session_key:
+        _revoke_on_commit(user.pk, "Signed out", session_id=session_login_id(session_key))
 
 
 @receiver(tokens_revoked, dispatch_uid="realtime.tokens_revoked")
 def on_tokens_revoked(sender, user_id, session_id=None, **kwargs):
-    transaction.on_commit(lambda: publisher.revoke(user_id, session_id=session_id, reason="Logged out"))
+    _revoke_on_commit(user_id, "Logged out", session_id=session_id)

@@ -20,6 +20,7 @@ from realtime.auth import websocket_auth_stack  # noqa: E402
 from realtime.publisher import bind_to_server_loop  # noqa: E402
 from realtime.routing import websocket_urlpatterns  # noqa: E402
 from realtime.socketio import socketio_application  # noqa: E402
+from restaurant.bodylimit import ASGIBodyLimit  # noqa: E402
 from restaurant.logs import scrub_daphne_access_log  # noqa: E402
 
 # daphne's access log prints query strings: a token someone put in a URL is blanked.
@@ -29,7 +30,7 @@ application = bind_to_server_loop(
     socketio_application(
         ProtocolTypeRouter(
             {
-                "http": django_asgi_app,
+                "http": ASGIBodyLimit(django_asgi_app),
                 "websocket": websocket_auth_stack(URLRouter(websocket_urlpatterns)),
             }
         )

@@ -10,7 +10,9 @@ import logging
 import sys
 from http import HTTPStatus
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DataError, IntegrityError, InterfaceError, OperationalError
@@ -21,6 +23,9 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from orders.errors import DomainError
+
+from .parsers import PayloadTooLarge, too_large_detail
+from .throttling import LockedOut
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +38,12 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
         "Invalid request",
         "The body, query or path did not validate. `errors` maps each field to its messages.",
     ),
-    "malformed-request": ("Malformed request", "The body is not valid JSON or is too large."),
+    "malformed-request": ("Malformed request", "The body is not valid JSON."),
+    "payload-too-large": (
+        "Request body too large",
+        "The body is larger than the server accepts (`MAX_REQUEST_BODY_BYTES`, 1 MiB by "
+        "default); it was refused before being read.",
+    ),
     "unauthenticated": (
         "Authentication required",
         "No valid credentials: the access token is missing, expired, revoked or malformed.",
@@ -67,6 +77,7 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
 }
 
 _DRF_SLUGS = {
+    PayloadTooLarge: "payload-too-large",
     exceptions.ValidationError: "validation-error",
     exceptions.ParseError: "malformed-request",
     exceptions.NotAuthenticated: "unauthenticated",
@@ -131,6 +142,11 @@ def _django_validation_errors(exc: DjangoValidationError) -> dict:
 
 
 def exception_handler(exc, context):
+    if isinstance(exc, LockedOut):
+        return problem_response(
+            429, "throttled", exc.message,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
     if isinstance(exc, DomainError):
         return problem_response(exc.status, exc.slug, exc.detail, errors=exc.errors, title=exc.title)
     if isinstance(exc, DjangoValidationError):
@@ -151,6 +167,10 @@ def exception_handler(exc, context):
     if isinstance(exc, IntegrityError):
         logger.warning("integrity error reached the API: %s", exc)
         return problem_response(409, "conflict", "The change conflicts with the current state.")
+    if isinstance(exc, RequestDataTooBig):
+        return problem_response(
+            413, "payload-too-large", too_large_detail(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        )
     if isinstance(exc, SuspiciousOperation):
         return problem_response(400, "malformed-request", str(exc) or "Malformed request.")
     if isinstance(exc, Http404):
@@ -196,6 +216,11 @@ def _plain_problem(request, status: int, slug: str, detail: str):
 
 
 def handler400(request, exception=None):
+    if isinstance(exception, RequestDataTooBig):  # a form body over Django's own limit
+        return _plain_problem(
+            request, 413, "payload-too-large",
+            too_large_detail(settings.DATA_UPLOAD_MAX_MEMORY_SIZE),
+        )
     return _plain_problem(request, 400, "malformed-request", "Malformed request.")
 
 

@@ -176,6 +176,9 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": env.str("CACHE_URL", default=_redis_db_url(REDIS_URL, 1)),
             "KEY_PREFIX": "restaurant",
+            # Every REST request reads the cache (revoked logins): a Redis that stops
+            # answering must fail fast (and open, restaurant.revocation), not hang requests.
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         }
     }
 else:
@@ -209,6 +212,32 @@ WHITENOISE_USE_FINDERS = True
 
 LOGIN_URL = "/admin/login/"
 
+# --- Sign-in and request limits (restaurant.throttling, restaurant.bodylimit) ---------------
+
+# How many reverse proxies in front of the app append to X-Forwarded-For. The client address
+# (login throttles, DRF's throttles) is the entry the outermost of them wrote; with 0 the
+# header is ignored and the TCP peer is the client. Never more than really sit in front:
+# every entry beyond them is whatever the client chose to send.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+# Password attempts (every surface together) per account and per client address. Generous
+# enough for a shift of tablets logging in behind one address at once.
+LOGIN_THROTTLE_ACCOUNT = env.str(
+    "LOGIN_THROTTLE_ACCOUNT", default=env.str("LOGIN_THROTTLE_EMAIL", default="10/min")
+)
+LOGIN_THROTTLE_ADDRESS = env.str(
+    "LOGIN_THROTTLE_ADDRESS", default=env.str("LOGIN_THROTTLE_IP", default="30/min")
+)
+AUTHENTICATION_BACKENDS = [
+    "restaurant.throttling.LoginThrottleBackend",
+    # Never reached by a counted attempt; listed for sessions that name it (see its docstring).
+    "django.contrib.auth.backends.ModelBackend",
+]
+# The largest request body any path accepts (JSON API, forms, the admin): larger ones are
+# answered 413 before they are read (restaurant.bodylimit, restaurant.parsers). Django's own
+# form limit is the same number.
+MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
+
 # --- REST API -------------------------------------------------------------------------------
 
 REST_FRAMEWORK = {
@@ -224,11 +253,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "restaurant.pagination.PageNumberPagination",
     "DEFAULT_SCHEMA_CLASS": "orders.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "restaurant.problems.exception_handler",
-    "DEFAULT_THROTTLE_RATES": {
-        # Generous enough for a shift of tablets logging in behind one address at once.
-        "login_ip": env.str("LOGIN_THROTTLE_IP", default="30/min"),
-        "login_email": env.str("LOGIN_THROTTLE_EMAIL", default="10/min"),
-    },
+    # The client address of DRF's own throttles, read as restaurant.throttling reads it.
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     # The client's address (login throttle): by default REMOTE_ADDR, which uvicorn takes
     # from X-Forwarded-For only for the proxies it trusts (--forwarded-allow-ips). Behind N

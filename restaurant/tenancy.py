@@ -7,15 +7,25 @@ request body or query is never read: the restaurant comes from the credentials a
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
 from rest_framework.permissions import BasePermission
 from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
+
+from .revocation import login_revoked
 
 
 class StaffJWTAuthentication(JWTAuthentication):
     """simplejwt's bearer authentication, every check of it, with the user's restaurant
-    loaded in the same query: every API request needs it (`current_restaurant`)."""
+    loaded in the same query: every API request needs it (`current_restaurant`); and a token
+    of an ended login (its `sid` in restaurant.revocation) refused."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.user_model = _UsersWithRestaurant(self.user_model)
+
+    def get_validated_token(self, raw_token):
+        token = super().get_validated_token(raw_token)
+        if login_revoked(token.get("sid")):
+            raise InvalidToken("The token's login has ended (logout or revocation).")
+        return token
 
 
 class _UsersWithRestaurant:

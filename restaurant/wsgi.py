@@ -12,3 +12,7 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "restaurant.settings")
 
 application = get_wsgi_application()
+
+from restaurant.bodylimit import WSGIBodyLimit  # noqa: E402 - after Django is set up
+
+application = WSGIBodyLimit(application)

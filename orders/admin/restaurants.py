@@ -1,5 +1,6 @@
 """Restaurants and their floor: tables and table sessions."""
 
+from django import forms
 from django.contrib import admin
 
 from .. import services
@@ -7,8 +8,17 @@ from ..models import Restaurant, Table, TableSession
 from .site import TenantScopedAdmin, run_service, site
 
 
+class RestaurantForm(forms.ModelForm):
+    class Meta:
+        model = Restaurant
+        fields = "__all__"
+        # A taken slug is another restaurant's: the message must not confirm that it exists.
+        error_messages = {"slug": {"unique": "This slug cannot be used."}}
+
+
 @admin.register(Restaurant, site=site)
 class RestaurantAdmin(TenantScopedAdmin):
+    form = RestaurantForm
     restaurant_path = "pk"
     list_display = ["name", "slug", "ticket_amber_after_minutes", "ticket_red_after_minutes"]
     search_fields = ["name", "slug"]

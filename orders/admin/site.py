@@ -5,8 +5,11 @@ edits only its own restaurant's objects and can never move one to another restau
 """
 
 from django.contrib import admin, messages
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+
+from restaurant import throttling
 
 from ..errors import DomainError
 from ..models import MenuItem, Restaurant, Role, Table, TableSession, User
@@ -21,14 +24,50 @@ def is_restaurant_manager(user) -> bool:
     )
 
 
+def may_use_admin(user) -> bool:
+    return user.is_active and (user.is_superuser or is_restaurant_manager(user))
+
+
+class AdminLoginForm(AdminAuthenticationForm):
+    def confirm_login_allowed(self, user):
+        # The right password of an account that may not use the admin (a waiter's, a cook's
+        # even with is_staff) answers exactly as a wrong one: no password oracle.
+        if not may_use_admin(user):
+            raise self.get_invalid_login_error()
+
+
 class RestaurantAdminSite(admin.AdminSite):
+    login_form = AdminLoginForm
     site_header = "Restaurant administration"
     site_title = "Restaurant admin"
     index_title = "Floor, menu and staff"
 
     def has_permission(self, request):
-        user = request.user
-        return user.is_active and (user.is_superuser or is_restaurant_manager(user))
+        return may_use_admin(request.user)
+
+    # Password surfaces: counted per account and address like every other sign-in
+    # (restaurant.throttling); a locked-out attempt answers 429 with a page that says so.
+
+    def login(self, request, extra_context=None):
+        try:
+            response = super().login(request, extra_context)
+        except throttling.LockedOut as locked:
+            return throttling.locked_out_page(request, locked)
+        if request.method == "POST" and response.status_code == 302:  # signed in
+            throttling.forgive(request)
+        return response
+
+    def password_change(self, request, extra_context=None):
+        if request.method == "POST" and request.user.is_authenticated:
+            try:
+                # The old password is a guess at this account like a login's.
+                throttling.reserve(request, request.user.email)
+            except throttling.LockedOut as locked:
+                return throttling.locked_out_page(request, locked)
+        response = super().password_change(request, extra_context)
+        if request.method == "POST" and response.status_code == 302:
+            throttling.forgive(request)
+        return response
 
     def each_context(self, request):
         """The header names the manager's restaurant; "View site" is the kitchen display,

@@ -1,8 +1,15 @@
-"""Staff accounts: managers see and edit their own restaurant's staff only."""
+"""Staff accounts: managers see and edit their own restaurant's staff only.
+
+A manager deactivates staff, resets their passwords (the "reset password" form linked from
+the password field) and edits their names and roles. Audit fields (`last_login`,
+`date_joined`) are shown, never part of a form: nobody rewrites them with a crafted POST.
+"""
 
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+
+from restaurant.identity import AccountEmailField
 
 from ..models import User
 from .site import TenantScopedAdmin, site
@@ -12,12 +19,17 @@ class StaffCreationForm(UserCreationForm):
     class Meta:
         model = User
         fields = ["email", "name", "role", "restaurant"]
+        field_classes = {"email": AccountEmailField}
+
+
+AUDIT_FIELDS = ["last_login", "date_joined"]
 
 
 class StaffChangeForm(UserChangeForm):
     class Meta:
         model = User
-        fields = "__all__"
+        exclude = AUDIT_FIELDS
+        field_classes = {"email": AccountEmailField}
 
 
 @admin.register(User, site=site)
@@ -28,12 +40,12 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
     list_display = ["email", "name", "role", "restaurant", "is_active", "is_staff"]
     list_filter = ["role", "is_active", "is_staff"]
     search_fields = ["email", "name"]
-    readonly_fields = ["last_login", "date_joined"]
+    readonly_fields = AUDIT_FIELDS
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
         ("Profile", {"fields": ["name", "role", "restaurant"]}),
         ("Access", {"fields": ["is_active", "is_staff"]}),
-        ("Dates", {"fields": ["last_login", "date_joined"]}),
+        ("Dates", {"fields": AUDIT_FIELDS}),
     ]
     superuser_fieldsets = [
         *fieldsets[:2],
@@ -62,7 +74,10 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
 
     def get_form(self, request, obj=None, **kwargs):
         if not request.user.is_superuser:
-            kwargs["exclude"] = ["restaurant", "is_superuser", "groups", "user_permissions"]
+            # Replaces the exclusions ModelAdmin derives (the read-only fields among them).
+            kwargs["exclude"] = [
+                "restaurant", "is_superuser", "groups", "user_permissions", *AUDIT_FIELDS
+            ]
         return super().get_form(request, obj, **kwargs)
 
     def has_change_permission(self, request, obj=None):

@@ -1,6 +1,5 @@
 """REST views: validate shape, call one selector or service, render. They catch nothing."""
 
-import hashlib
 import logging
 
 from django.utils import timezone
@@ -13,7 +12,6 @@ from drf_spectacular.utils import (
 from rest_framework import generics, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle, SimpleRateThrottle
 from rest_framework.views import APIView
 
 from restaurant.problems import PROBLEM_CONTENT_TYPE
@@ -38,12 +36,13 @@ def problems(*codes: int) -> dict:
 
 # Every operation may answer 406 (an Accept header that excludes JSON) and 503 (the database
 # is down); every authenticated one 401 (no or bad credentials) and 403 (role, or an account
-# without a restaurant); every one with a body 415 (not JSON).
+# without a restaurant); every one with a body 413 (over MAX_REQUEST_BODY_BYTES) and 415
+# (not JSON).
 _AUTHED = (401, 403, 406, 503)
 _READ = problems(404, *_AUTHED)
 _LIST = problems(400, 404, *_AUTHED)  # 400: a bad filter or pageSize; 404: no such page
-_WRITE = problems(400, 404, 409, 415, 422, *_AUTHED)  # 422: an Idempotency-Key reused
-_ANONYMOUS = (400, 401, 406, 415, 503)
+_WRITE = problems(400, 404, 409, 413, 415, 422, *_AUTHED)  # 422: an Idempotency-Key reused
+_ANONYMOUS = (400, 401, 406, 413, 415, 503)
 IDEMPOTENCY_KEY = OpenApiParameter(
     "Idempotency-Key",
     {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
@@ -62,42 +61,11 @@ def validated(serializer_class, request, **kwargs) -> dict:
 # --- Auth -------------------------------------------------------------------------------------
 
 
-class FailOpenThrottleMixin:
-    """Throttle counters live in the cache (Redis). When it is down, logins go on unthrottled
-    (with a warning) rather than fail: staff must still be able to sign in during an outage."""
-
-    def allow_request(self, request, view):
-        try:
-            return super().allow_request(request, view)
-        except Exception:  # noqa: BLE001 - the cache backend's connection errors
-            logger.warning("login throttle skipped: the cache is unavailable", exc_info=True)
-            return True
-
-
-class LoginIPThrottle(FailOpenThrottleMixin, AnonRateThrottle):
-    scope = "login_ip"
-
-
-class LoginEmailThrottle(FailOpenThrottleMixin, SimpleRateThrottle):
-    """Bounds guesses against one account, however many addresses they come from."""
-
-    scope = "login_email"
-
-    def get_cache_key(self, request, view):
-        email = request.data.get("email") if isinstance(request.data, dict) else None
-        if not isinstance(email, str) or not email:
-            return None
-        # Hashed: an email may hold characters a cache key cannot (NUL, lone surrogates).
-        digest = hashlib.sha256(
-            email.strip().lower().encode("utf-8", "surrogatepass")
-        ).hexdigest()
-        return self.cache_format % {"scope": self.scope, "ident": digest}
-
-
 class LoginView(APIView):
     authentication_classes = []
     permission_classes = [AllowAny]
-    throttle_classes = [LoginIPThrottle, LoginEmailThrottle]
+    # Counted per account and address in `auth_services.login` (restaurant.throttling).
+    throttle_classes = []
 
     @extend_schema(
         request=s.LoginSerializer,
