@@ -16,4 +16,4 @@ RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
 USER app
 
 EXPOSE 8000 8001
-CMD ["uvicorn", "restaurant.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]
+CMD ["uvicorn", "restaurant.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers"]

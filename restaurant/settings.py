@@ -256,11 +256,6 @@ REST_FRAMEWORK = {
     # The client address of DRF's own throttles, read as restaurant.throttling reads it.
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
-    # The client's address (login throttle): by default REMOTE_ADDR, which uvicorn takes
-    # from X-Forwarded-For only for the proxies it trusts (--forwarded-allow-ips). Behind N
-    # proxies that each append to X-Forwarded-For, N: the address the last one saw. DRF's
-    # default (None) read the whole header, so a forged one escaped the throttle.
-    "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 

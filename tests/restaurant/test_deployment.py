@@ -30,7 +30,7 @@ def test_compose_runs_the_procfile_processes_with_their_options():
     for name in ("web", "api", "relay"):
         assert COMPOSE[name]["depends_on"]["release"]["condition"] == "service_completed_successfully"
     environment = COMPOSE["web"]["environment"]
-    assert environment["BEHIND_TLS_PROXY"] == "1" and environment["FORWARDED_ALLOW_IPS"] == "*"
+    assert environment["BEHIND_TLS_PROXY"] == "1" and environment["TRUSTED_PROXY_COUNT"] == "1"
     assert "ports" not in COMPOSE["web"] and "ports" not in COMPOSE["api"]  # only via the proxy
 
 
