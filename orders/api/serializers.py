@@ -249,8 +249,10 @@ def _messages(detail, prefix="") -> list[str]:
     if isinstance(detail, dict):
         return [
             m for key, value in detail.items()
-            for m in _messages(value, f"{prefix}{camelize({key: 0}).popitem()[0]}: "
-                               if key != "non_field_errors" else prefix)
+            for m in _messages(value, prefix if key == "non_field_errors" else (
+                f"{prefix}#{int(key) + 1} " if str(key).isdigit()
+                else f"{prefix}{camelize({key: 0}).popitem()[0]}: "
+            ))
         ]
     if isinstance(detail, list):
         if all(isinstance(d, str) for d in detail):
@@ -277,8 +279,9 @@ class OrderItemCreateSerializer(serializers.Serializer):
         try:
             return super().to_internal_value(data)
         except serializers.ValidationError as exc:
-            if isinstance(exc.detail, dict) and "modifiers" in exc.detail:
-                exc.detail["modifiers"] = _messages(exc.detail["modifiers"])
+            if isinstance(exc.detail, dict):
+                for field, detail in exc.detail.items():
+                    exc.detail[field] = _messages(detail)
             raise
 
     def validate(self, attrs):
