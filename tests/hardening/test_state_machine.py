@@ -55,6 +55,7 @@ from orders.errors import (
     DomainError,
     Forbidden,
     IllegalTransition,
+    InvalidInput,
     ItemUnavailable,
     NotFound,
 )
@@ -631,7 +632,7 @@ class OrderStateMachine(RuleBasedStateMachine):
         if refusal is None and available and left == 0:
             # An available dish has portions left: an explicit 0 is refused, and a dish whose
             # countdown ran out comes back uncounted.
-            refusal = ValidationError if remaining != UNSET else None
+            refusal = InvalidInput if remaining != UNSET else None
             left = None
 
         def apply(expect, _):
