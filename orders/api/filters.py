@@ -98,7 +98,9 @@ class TableFilter(filters.FilterSet):
 
 class MenuItemFilter(filters.FilterSet):
     active = StrictBooleanFilter()
+    available = StrictBooleanFilter(help_text="false: the dishes 86'd right now.")
     station = filters.CharFilter(max_length=50)
+    course = filters.NumberFilter(min_value=1, max_value=9)
 
     class Meta:
         model = MenuItem
