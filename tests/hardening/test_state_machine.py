@@ -217,9 +217,15 @@ STEPS = 30
 class OrderStateMachine(RuleBasedStateMachine):
     floor: Floor
 
-    @initialize()
-    def setup(self):
+    @initialize(auto_fire=st.booleans())
+    def setup(self, auto_fire):
         self.floor = Floor("Model")
+        # The restaurant's "fire next course automatically", on in some runs.
+        self.auto_fire = auto_fire
+        self.floor.restaurant.auto_fire_next_course = auto_fire
+        self.floor.restaurant.save()
+        for role in (Role.MANAGER, Role.WAITER, Role.KITCHEN):
+            self.floor.user(role).refresh_from_db()
         self.stranger = Floor("Stranger").waiter
         self.restaurant_id = str(self.floor.restaurant.pk)
         self.orders: dict[str, ModelOrder] = {}
@@ -247,9 +253,43 @@ class OrderStateMachine(RuleBasedStateMachine):
         expect = Expect(self.restaurant_id)
         expect.events.append(("order.new", {"orderId": model.id}))
         expect.order_became(model, O.CONFIRMED)
+        # And a small one, a starter and a held main: a few moves reach the automatic firing.
+        order = services.order_create(actor=waiter, table_session=self.floor.session)
+        model = self.orders[str(order.pk)] = ModelOrder(str(order.pk))
+        for course in (1, 2):
+            item = services.order_item_add(
+                actor=waiter, order=order, qty=1, name=f"Course {course}", unit_price=Decimal("6.00"),
+                course=course,
+            )
+            model.lines[str(item.pk)] = Line(
+                str(item.pk), item.name, 1, Decimal("6.00"), course=course, fired=course == 1
+            )
+        services.order_confirm(actor=waiter, order=order)
+        expect.events.append(("order.new", {"orderId": model.id}))
+        expect.order_became(model, O.CONFIRMED)
         self.check_events(expect.events)
 
     # helpers
+
+    def item_moved(self, expect, order: ModelOrder, line: Line, target):
+        """A single move (not a bump or a whole-order cancel), then the restaurant's automatic
+        firing: once every live item of the courses before the lowest held one is SERVED."""
+        expect.item_moved(order, line, target)
+        if not (self.auto_fire and target in (I.SERVED, I.CANCELLED) and order.status in ACTIVE):
+            return
+        live = [l for l in order.lines.values() if l.live]
+        held = [l for l in live if not l.fired]
+        if not held:
+            return
+        following = min(l.course for l in held)
+        if all(l.status == I.SERVED for l in live if l.course < following):
+            fired = [l for l in held if l.course == following]
+            expect.events.append(("order.course.fired", {
+                "orderId": order.id, "restaurantId": self.restaurant_id, "course": following,
+                "itemIds": [l.id for l in fired],
+            }))
+            for l in fired:
+                l.fired = True
 
     def actor(self, role):
         return self.stranger if role == "STRANGER" else self.floor.user(role)
@@ -476,7 +516,9 @@ class OrderStateMachine(RuleBasedStateMachine):
     @precondition(lambda self: any(o.lines for o in self.orders.values()))
     @rule(data=st.data(), role=st.sampled_from(ROLES))
     def move_item(self, data, role):
-        order, line = self.pick(data, self.lines())
+        # Lines of orders with a held course count twice: their moves lead to firings.
+        held = self.lines(lambda o: any(l.live and not l.fired for l in o.lines.values()))
+        order, line = self.pick(data, self.lines() + held)
         # Mostly a move the graph has from here (by some role), sometimes any status.
         nearby = [t for (f, t) in sorted(KITCHEN_MOVES | FLOOR_MOVES) if f == line.status]
         target = self.pick(data, nearby + list(I))
@@ -486,7 +528,7 @@ class OrderStateMachine(RuleBasedStateMachine):
         def apply(expect, _):
             if target == I.CANCELLED:
                 line.void_reason = reason
-            expect.item_moved(order, line, target)
+            self.item_moved(expect, order, line, target)
 
         self.attempt(
             refusal,
@@ -787,7 +829,7 @@ class ConcurrentOrderStateMachine(OrderStateMachine):
         expect = Expect(self.restaurant_id)
         for i in committed:
             line, role, target, seen = moves[i]
-            expect.item_moved(order, line, target)
+            self.item_moved(expect, order, line, target)
         self.check_events(expect.events)
 
 
