@@ -244,20 +244,20 @@ async def test_gap_in_live_stream_is_filled_from_the_log():
     socket, ready = await ready_socket(floor.kitchen)
     base = int(ready["lastEventId"])
 
-    from realtime import publisher as publisher_module
+    from realtime import handover
 
-    def dropped(self, event):
+    def dropped(event):
         # Marked published without being handed to anyone: as if the layer dropped it.
         OutboxEvent.objects.filter(pk=event.pk).update(published_at=event.created_at)
 
-    real_committed = publisher_module.Publisher.committed
-    publisher_module.Publisher.committed = dropped
+    real_committed = handover.committed
+    handover.committed = dropped
     try:
         await db(lambda: services.order_confirm(actor=floor.waiter, order=orders[0]))()
         # Nothing is published for them; the next event (or a heartbeat naming the new
         # head, whichever comes first) makes the socket fill the gap from the log.
     finally:
-        publisher_module.Publisher.committed = real_committed
+        handover.committed = real_committed
     await db(lambda: services.order_confirm(actor=floor.waiter, order=orders[1]))()
     received = await socket.events(4)
     assert [int(e["id"]) for e in received] == [base + 1, base + 2, base + 3, base + 4]
