@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 
 import socketio
@@ -82,7 +83,8 @@ def cors_origin_allowed(origin, environ) -> bool:
 
 
 def new_pid(restaurant_id: str) -> str:
-    return signing.dumps({"r": restaurant_id}, salt=PID_SALT)
+    """A session's pid: signed, naming its restaurant; the nonce makes each one distinct."""
+    return signing.dumps({"r": restaurant_id, "n": secrets.token_urlsafe(6)}, salt=PID_SALT)
 
 
 def pid_restaurant(pid) -> str | None:
