@@ -48,22 +48,20 @@ def order_new(order: Order) -> dict:
     }
 
 
-def order_status_changed(order: Order) -> dict:
+def _status_change(ids: dict, instance) -> dict:
+    """`ids`, then the move: what the two status events share, in their key order."""
     return {
-        "orderId": str(order.pk),
-        "restaurantId": str(order.restaurant_id),
-        "previousStatus": order.previous_status,
-        "newStatus": order.status,
-        "updatedAt": iso_ms(order.updated_at),
+        **ids,
+        "previousStatus": instance.previous_status,
+        "newStatus": instance.status,
+        "updatedAt": iso_ms(instance.updated_at),
     }
+
+
+def order_status_changed(order: Order) -> dict:
+    return _status_change({"orderId": str(order.pk), "restaurantId": str(order.restaurant_id)}, order)
 
 
 def item_status_changed(line: OrderItem, restaurant_id) -> dict:
-    return {
-        "orderId": str(line.order_id),
-        "itemId": str(line.pk),
-        "restaurantId": str(restaurant_id),
-        "previousStatus": line.previous_status,
-        "newStatus": line.status,
-        "updatedAt": iso_ms(line.updated_at),
-    }
+    ids = {"orderId": str(line.order_id), "itemId": str(line.pk), "restaurantId": str(restaurant_id)}
+    return _status_change(ids, line)

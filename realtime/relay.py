@@ -137,34 +137,48 @@ async def drain(restaurant_id) -> int:
                 return published
 
 
-async def _sweep_forever() -> None:
-    interval = settings.OUTBOX_SWEEP_INTERVAL
-    grace = timedelta(seconds=settings.OUTBOX_SWEEP_GRACE)
+async def _every(interval: float, read, act, failure: str) -> None:
+    """Every `interval` seconds: `act(await read())`; a failed read waits for the next round."""
     while True:
         await asyncio.sleep(interval)
         try:
-            stale = await _query(_stale_restaurants, grace)
+            found = await read()
         except Exception:  # noqa: BLE001 - database down: try again next round
-            logger.warning("outbox sweep could not read the outbox", exc_info=True)
+            logger.warning(failure, exc_info=True)
             continue
-        for restaurant_id in stale:
-            await drain(restaurant_id)
+        await act(found)
 
 
-async def _heartbeat_forever() -> None:
-    interval = settings.WS_HEARTBEAT_INTERVAL
-    while True:
-        await asyncio.sleep(interval)
-        restaurants = streams.restaurants_here()
-        if not restaurants:
-            continue
-        try:
-            heads = await _query(_heads, restaurants)
-        except Exception:  # noqa: BLE001 - database down: streams keep their state
-            logger.warning("heartbeat could not read event heads", exc_info=True)
-            continue
-        for restaurant_id in restaurants:
-            await send(restaurant_group(restaurant_id), heartbeat(heads.get(restaurant_id, 0)))
+async def _drain_each(restaurant_ids) -> None:
+    for restaurant_id in restaurant_ids:
+        await drain(restaurant_id)
+
+
+async def _heads_here() -> dict:
+    """restaurant id -> latest event id (0: none yet), for the restaurants with a stream here."""
+    restaurants = streams.restaurants_here()
+    if not restaurants:
+        return {}
+    heads = await _query(_heads, restaurants)
+    return {restaurant_id: heads.get(restaurant_id, 0) for restaurant_id in restaurants}
+
+
+async def _send_heartbeats(heads: dict) -> None:
+    for restaurant_id, head in heads.items():
+        await send(restaurant_group(restaurant_id), heartbeat(head))
+
+
+def _sweep_forever():
+    """The relay: publish what a crashed process or a Redis outage left behind."""
+    grace = timedelta(seconds=settings.OUTBOX_SWEEP_GRACE)
+    return _every(settings.OUTBOX_SWEEP_INTERVAL, lambda: _query(_stale_restaurants, grace), _drain_each,
+                  "outbox sweep could not read the outbox")
+
+
+def _heartbeat_forever():
+    """The latest event id of each restaurant with a stream here, through the layer."""
+    return _every(settings.WS_HEARTBEAT_INTERVAL, _heads_here, _send_heartbeats,
+                  "heartbeat could not read event heads")
 
 
 _tasks: set[asyncio.Task] = set()

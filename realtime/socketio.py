@@ -151,6 +151,16 @@ class _UserSockets:
         self.hub.revoked(self, message)
 
 
+def _leave(subscriptions: dict, key: str, sid: str) -> None:
+    """`sid` leaves a room or user subscription; the last one out unsubscribes it."""
+    subscription = subscriptions.get(key)
+    if subscription is not None:
+        subscription.sids.discard(sid)
+        if not subscription.sids:
+            del subscriptions[key]
+            subscription.stream.remove(subscription)
+
+
 class _Local:
     __slots__ = ("identity", "timer", "joined")
 
@@ -284,19 +294,8 @@ class Hub:
             return
         if local.timer is not None:
             local.timer.cancel()
-        identity = local.identity
-        room = self.rooms.get(identity.restaurant_id)
-        if room is not None:
-            room.sids.discard(sid)
-            if not room.sids:
-                del self.rooms[identity.restaurant_id]
-                room.stream.remove(room)
-        user = self.users.get(identity.user_id)
-        if user is not None:
-            user.sids.discard(sid)
-            if not user.sids:
-                del self.users[identity.user_id]
-                user.stream.remove(user)
+        _leave(self.rooms, local.identity.restaurant_id, sid)
+        _leave(self.users, local.identity.user_id, sid)
 
     async def close(self, sid: str, reason: str) -> None:
         """Tell the client why, then disconnect it (its client will not auto-reconnect)."""
