@@ -8,7 +8,8 @@ writes nothing to the database.
 
 Where the fast path is on (realtime.internals) and the ASGI server lets us reach the
 socket's transport (uvicorn), the event's pre-encoded WebSocket frame is written to it
-directly; otherwise it goes through the ASGI `send` like any message.
+directly; otherwise it goes through the ASGI `send`, queued per socket
+(realtime.outgoing), so that a client that stops reading never stalls the others.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from . import internals, selectors
 from . import loop as realtime_loop
 from .auth import AuthRefused, SocketIdentity, authenticate_token
 from .messages import wire_frame
+from .outgoing import Outgoing
 from .streams import RestaurantStream, UserStream
 
 logger = logging.getLogger(__name__)
@@ -54,6 +56,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
     stream: RestaurantStream | None = None
     listener: UserStream | None = None
     _writer = None
+    _outgoing: Outgoing | None = None
     _replaying = False
     _expiry: asyncio.TimerHandle | None = None
     _tasks: list | None = None
@@ -89,6 +92,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
         if self._expiry is not None:
             self._expiry.cancel()
         self._leave_stream()
+        if self._outgoing is not None:
+            self._outgoing.drop()
         if self.listener is not None:
             self.listener.remove(self)
             self.listener = None
@@ -133,6 +138,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
             {"type": "ready", "restaurantId": identity.restaurant_id, "lastEventId": str(head)}
         )
         self._writer = internals.direct_writer(self.scope.get(realtime_loop.RAW_SEND_KEY))
+        self._outgoing = Outgoing(self._send_text)
         after = _parse_event_id(last_event_id)
         self.last_id = head
         if after is not None:
@@ -154,18 +160,24 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self._leave_stream()
         self._spawn(self.close(code=CLOSE_STREAM_INTERRUPTED, reason="Event stream interrupted; resume"))
 
-    def fell_behind(self, writer) -> None:
-        """Over internals.MAX_WRITE_BUFFER unsent: the client stopped reading. Its connection is cut
-        (a close frame would queue behind the backlog, and the server's own close waits for
-        the backlog to drain); the client reconnects and resumes from its last id."""
+    def fell_behind(self) -> None:
+        """About 1 MiB unsent: the client stopped reading. With a direct writer its
+        connection is cut (a close frame would queue behind the backlog, and the server's own
+        close waits for the backlog to drain); otherwise it is closed (4503) once the server
+        takes the close, and meanwhile nothing more is queued for it. Either way the client
+        reconnects and resumes from its last id."""
         logger.warning(
-            "socket fell %d bytes behind; dropping it userId=%s restaurantId=%s", internals.MAX_WRITE_BUFFER,
+            "socket fell behind; dropping it userId=%s restaurantId=%s",
             self.identity.user_id if self.identity else "-",
             self.identity.restaurant_id if self.identity else "-",
         )
-        self._writer = None
+        writer, self._writer = self._writer, None
         self._leave_stream()
-        writer.abort()
+        self._outgoing.drop()
+        if writer is not None:
+            writer.abort()
+        else:
+            self._spawn(self.close(code=CLOSE_STREAM_INTERRUPTED, reason="Fell behind; resume"))
 
     def revoked(self, message: dict):
         """`auth.revoked` for this socket's user (from the worker's UserStream)."""
@@ -207,47 +219,47 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     # --- from this worker's restaurant stream --------------------------------------------------
 
-    def push(self, event):
-        """The stream hands this socket an event. Returns None when done, or an awaitable
-        for the slow paths (an ASGI send, a gap to fill)."""
+    def push(self, event) -> None:
+        """The stream hands this socket an event; it never waits for the socket."""
         last = self.last_id
         event_id = event.id
         if last is None or self._replaying or event_id <= last:
             return None  # not ready yet or replaying (it catches up itself), or already sent
         if event_id > last + 1:
-            return self._replay(last)  # a gap: fill it from the log
+            self._spawn(self._replay(last))  # a gap: fill it from the log
+            return None
         writer = self._writer
-        if writer is not None:
+        if writer is not None and self._outgoing.idle():
             written = writer.write(internals.frame_of(event))
             if written:
                 self.last_id = event_id
             elif written is False:
-                self.fell_behind(writer)
+                self.fell_behind()
             return None
-        return self._send_event(event_id, event.text)
-
-    async def _send_event(self, event_id: int, text: str):
-        await self.send(text_data=text)
         self.last_id = event_id
+        if not self._outgoing.put(event.text):
+            self.fell_behind()
+        return None
 
     # --- replay ------------------------------------------------------------------------------
 
     async def _replay(self, after: int):
-        """Send every event after `after`, in order, or `resync` if they are gone; then
+        """Queue every event after `after`, in order, or `resync` if they are gone; then
         catch up with whatever the stream handed out meanwhile."""
-        if self._replaying:
+        if self._replaying or self._outgoing is None:
             return
         self._replaying = True
+        put = self._outgoing.put_paced
         try:
             window = await _replay_window(self.identity.restaurant_id, after)
             if window is None:
                 self.last_id = await _event_head(self.identity.restaurant_id)
-                return await self._send_json({"type": "resync"})
+                return await put(json.dumps({"type": "resync"}, separators=(",", ":")))
             while True:
                 head, batch = window
                 while batch:
                     for event in batch:
-                        await self.send(text_data=wire_frame(event.seq, event.name, event.payload))
+                        await put(wire_frame(event.seq, event.name, event.payload))
                     after = batch[-1].seq
                     batch = await _events_after(self.identity.restaurant_id, after) if after < head else []
                 self.last_id = max(self.last_id or 0, after)
@@ -258,6 +270,9 @@ class EventsConsumer(AsyncWebsocketConsumer):
                 after = self.last_id
         finally:
             self._replaying = False
+
+    async def _send_text(self, text: str):
+        await self.send(text_data=text)
 
     async def _send_json(self, payload: dict):
         await self.send(text_data=json.dumps(payload, separators=(",", ":")))

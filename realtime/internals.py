@@ -35,6 +35,10 @@ What each part relies on, on which version, and what it buys (BENCHMARKS.md, ben
 5. `drop_request_body`: python-engineio keeps a websocket session's handshake environ for
    its whole life; its `wsgi.input` (a per-request class instance, ~2.7 KiB) is only read
    by polling POSTs, which bring their own environs.
+6. `schedule_ping_by_timer` replaces python-engineio 4.15's `AsyncSocket.schedule_ping`
+   (which starts a task per session that sleeps `ping_interval`, then sends a PING) with a
+   `loop.call_later` handle that queues the same PING when due: a TimerHandle per idle
+   session instead of a task, its coroutine and `asyncio.sleep`'s frame and future.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
+import time
 
 from django.conf import settings
 
@@ -211,6 +216,27 @@ class LeanQueue(asyncio.Queue):
         return self._queue.pop(0)
 
 
+_pings: set[asyncio.Task] = set()
+
+
+def schedule_ping_by_timer(session) -> None:
+    """python-engineio's `AsyncSocket.schedule_ping`, with a timer instead of a task."""
+    if session.last_ping:
+        session.last_ping = None
+        asyncio.get_running_loop().call_later(session.server.ping_interval, _ping_due, session)
+
+
+def _ping_due(session) -> None:
+    # What python-engineio's `_send_ping` does once its sleep is over.
+    if not session.closing and not session.closed:
+        from engineio import packet as eio_packet
+
+        session.last_ping = time.time()
+        task = asyncio.ensure_future(session.send(eio_packet.Packet(eio_packet.PING)))
+        _pings.add(task)
+        task.add_done_callback(_pings.discard)
+
+
 def drop_request_body(environ: dict) -> None:
     environ.pop("wsgi.input", None)
 
@@ -240,8 +266,11 @@ class SocketIOFastPath:
         self.slow_disconnects = 0
 
     def install(self) -> None:
-        """At server creation, when enabled: lean per-session queues."""
+        """At server creation, when enabled: lean per-session queues and ping timers."""
+        from engineio.async_socket import AsyncSocket
+
         self.server.eio.create_queue = LeanQueue
+        AsyncSocket.schedule_ping = schedule_ping_by_timer
 
     def connected(self, sid: str, environ: dict):
         """A socket connected: the writer to enable once its CONNECT answer is queued, or

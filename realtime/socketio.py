@@ -10,16 +10,12 @@ restaurant's stream (realtime.streams, the one `/ws/events/` sockets subscribe t
 emits each event to the room, encoded once; the stream does dedupe, gap fill, heartbeats
 and re-subscription. Revocations come from the user's stream.
 
-Connection state recovery (socket.io-client 4.6+). The CONNECT answer carries a `pid` (a
-signed token naming the restaurant; any worker can check it, no session is kept); every
-event's last argument is its event id, which the client keeps as its offset. A client that
-reconnects with `pid` and `offset`, to any worker, gets every event after `offset` from the
-outbox, in order, before any live one, and the same `pid` back (`socket.recovered ===
-true`); when the outbox no longer has them, or the pid is not valid for the socket's
-restaurant, it gets a fresh session (a new pid, `recovered === false`). Every socket's first
-event is `ready` `{restaurantId, lastEventId, recovered}` with `lastEventId` as offset, so a
-client that has seen no event yet can still recover (socket.io#5538). Recovery works any
-number of times in a row and however long the socket lived: it rests on the outbox.
+Connection state recovery (socket.io-client 4.6+, realtime.recovery): a client that
+reconnects with its `pid` and `offset`, to any worker, gets every event after `offset` from
+the outbox, in order, before any live one (`Hub.join`). Every socket's first event is
+`ready` `{restaurantId, lastEventId, recovered}` with `lastEventId` as offset, so a client
+that has seen no event yet can still recover (socket.io#5538). Recovery works any number of
+times in a row and however long the socket lived: it rests on the outbox.
 
 Sockets close when their token expires and when their login is revoked (logout, user
 deactivated or moved): before closing, the server emits `auth.closed` `{"reason": ...}`.
@@ -29,17 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 
 import socketio
-from channels.db import database_sync_to_async
-from django.core import signing
-from socketio import packet as sio_packet
 
-from . import internals, selectors
+from . import internals
 from . import loop as realtime_loop
 from .auth import AuthRefused, SocketIdentity, authenticate_token, origin_allowed
+from .recovery import ConnectAnswer, new_pid, recoverable_offset
 from .streams import RestaurantStream, UserStream, events_after
 
 logger = logging.getLogger(__name__)
@@ -51,9 +44,6 @@ CLOSED_EVENT = "auth.closed"
 READY_EVENT = "ready"
 NO_TOKEN = "No token provided"
 INVALID_TOKEN = "Invalid token"
-PID_SALT = "realtime.socketio.pid"
-
-_replay_window = database_sync_to_async(selectors.replay_window)
 
 
 def room_name(restaurant_id) -> str:
@@ -77,44 +67,6 @@ def cors_origin_allowed(origin, environ) -> bool:
     """Engine.IO's Origin check (every handshake, polling or websocket) and its CORS
     headers, with the plain WebSocket's rule: same host, or listed in WS_ALLOWED_ORIGINS."""
     return bool(origin) and origin_allowed(origin, environ.get("HTTP_HOST"))
-
-
-# --- connection state recovery -------------------------------------------------------------------
-
-
-def new_pid(restaurant_id: str) -> str:
-    """A session's pid: signed, naming its restaurant; the nonce makes each one distinct."""
-    return signing.dumps({"r": restaurant_id, "n": secrets.token_urlsafe(6)}, salt=PID_SALT)
-
-
-def pid_restaurant(pid) -> str | None:
-    if not isinstance(pid, str) or len(pid) > 300:
-        return None
-    try:
-        value = signing.loads(pid, salt=PID_SALT)
-    except signing.BadSignature:
-        return None
-    return value.get("r") if isinstance(value, dict) else None
-
-
-def parse_offset(value) -> int | None:
-    if not isinstance(value, str) or not value.isdigit() or len(value) > 19:
-        return None
-    return int(value)
-
-
-class ConnectAnswer(sio_packet.Packet):
-    """python-socketio's packet, with the session's `pid` added to the CONNECT answer (the
-    `serializer` hook of `AsyncServer`: its documented way to customize packets)."""
-
-    pids: dict[str, str] = {}  # sid -> pid, for CONNECT answers not yet encoded
-
-    def encode(self):
-        if self.packet_type == sio_packet.CONNECT and isinstance(self.data, dict):
-            pid = self.pids.pop(self.data.get("sid"), None)
-            if pid is not None:
-                self.data = {**self.data, "pid": pid}
-        return super().encode()
 
 
 # --- this worker's sockets ---------------------------------------------------------------------
@@ -224,18 +176,12 @@ class Hub:
 
     async def recovery(self, identity: SocketIdentity, auth) -> tuple[int, str, bool]:
         """(the event id the socket has, the pid to answer, recovered?) for a socket about
-        to connect: the client's own pid and offset when the outbox can replay from there,
-        else the head of this worker's stream and a new pid."""
+        to connect: the client's own pid and offset when they can be recovered
+        (realtime.recovery), else the head of this worker's stream and a new pid."""
         restaurant_id = identity.restaurant_id
-        if isinstance(auth, dict) and pid_restaurant(auth.get("pid")) == restaurant_id:
-            offset = parse_offset(auth.get("offset"))
-            try:
-                replayable = offset is not None and await _replay_window(restaurant_id, offset) is not None
-            except Exception:  # noqa: BLE001 - database away: a fresh session, not a refusal
-                logger.warning("socket.io: could not check a recovery offset", exc_info=True)
-                replayable = False
-            if replayable:
-                return offset, auth["pid"], True
+        offset = await recoverable_offset(restaurant_id, auth)
+        if offset is not None:
+            return offset, auth["pid"], True
         return self.rooms[restaurant_id].stream.last_id, new_pid(restaurant_id), False
 
     async def join(self, sid: str, after: int, recovered: bool, writer=None) -> None:

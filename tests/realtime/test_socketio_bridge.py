@@ -621,3 +621,44 @@ async def test_live_sessions_use_the_lean_queue_only_on_the_fast_path(live_uvico
     assert "wsgi.input" in sio_module.sio.get_environ(polling.sid)
     await client.close()
     await polling.close()
+
+
+async def test_ping_timer_sends_what_engineio_would_when_due():
+    sent = []
+
+    class Session:
+        last_ping = 1.0
+        closing = closed = False
+
+        class server:
+            ping_interval = 0.05
+
+        async def send(self, pkt):
+            sent.append(pkt.packet_type)
+
+    session = Session()
+    internals.schedule_ping_by_timer(session)
+    assert session.last_ping is None and sent == []
+    internals.schedule_ping_by_timer(session)  # a cycle already pending: not scheduled twice
+    await asyncio.sleep(0.15)
+    from engineio import packet as eio_packet
+
+    assert sent == [eio_packet.PING] and session.last_ping is not None
+
+
+@FAST
+async def test_live_sessions_are_pinged_by_timer_and_stay_open(live_uvicorn, monkeypatch):
+    from engineio.async_socket import AsyncSocket
+
+    assert AsyncSocket.schedule_ping is internals.schedule_ping_by_timer
+    monkeypatch.setattr(sio_module.sio.eio, "ping_interval", 0.2)
+    floor = await db(Floor)()
+    client = await WsClient.open(live_uvicorn, floor.kitchen)
+    await until(lambda: client.frames.count("2") >= 3, timeout=5)  # pinged, answered, pinged again
+    assert not client.closed.is_set()
+    room = sio_module.hub.rooms[str(floor.restaurant.pk)]
+    await _direct_writers(room, 1)
+    expected = _jsonable(await _commit_orders(floor, 1))
+    await until(lambda: len(client.events) >= 2)
+    assert [tuple(e) for e in client.events] == [tuple(e) for e in expected]
+    await client.close()
