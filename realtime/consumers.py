@@ -137,7 +137,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         await self._send_json(
             {"type": "ready", "restaurantId": identity.restaurant_id, "lastEventId": str(head)}
         )
-        self._writer = internals.direct_writer(self.scope.get(realtime_loop.RAW_SEND_KEY))
+        self._writer = internals.writer_for(self.scope)
         self._outgoing = Outgoing(self._send_text)
         after = _parse_event_id(last_event_id)
         self.last_id = head

@@ -16,14 +16,12 @@ import asyncio
 import threading
 from collections.abc import Callable
 
+from . import internals
+
 _guard = threading.Lock()
 _server: asyncio.AbstractEventLoop | None = None
 _background: asyncio.AbstractEventLoop | None = None
 _starters: list[Callable[[asyncio.AbstractEventLoop], None]] = []
-
-# Where `bind_to_server_loop` leaves the server's own ASGI `send` of a WebSocket, before any
-# middleware wraps it (see realtime.internals.direct_writer).
-RAW_SEND_KEY = "realtime.server_send"
 
 
 def on_bind(starter: Callable[[asyncio.AbstractEventLoop], None]) -> None:
@@ -74,12 +72,14 @@ def submit(coroutine):
 
 
 def bind_to_server_loop(app):
-    """ASGI wrapper: realtime's work in this server process runs on its event loop."""
+    """ASGI wrapper, outermost: realtime's work in this server process runs on its event
+    loop; a WebSocket's server-side objects are seen here, before any middleware wraps them
+    (the fast path's, realtime.internals)."""
 
     async def application(scope, receive, send):
         bind(asyncio.get_running_loop())
         if scope.get("type") == "websocket":
-            scope[RAW_SEND_KEY] = send  # in place: a copy per socket costs memory
+            internals.server_websocket(scope, receive, send)
         return await app(scope, receive, send)
 
     return application

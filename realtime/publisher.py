@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from . import handover, relay
-from .loop import RAW_SEND_KEY, bind_to_server_loop  # noqa: F401
+from .loop import bind_to_server_loop  # noqa: F401
 from .loop import bind as _bind
 
 

@@ -608,6 +608,20 @@ async def test_lean_engineio_queue_keeps_asyncio_queue_semantics():
         queue.get_nowait()
 
 
+async def test_an_existing_queue_moved_onto_lists_keeps_its_items_and_order():
+    queue = asyncio.Queue()
+    queue.put_nowait("connect")
+    internals.lean_containers(queue)
+    assert type(queue._queue).__name__ != "deque"
+    waiting = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    assert waiting.done() and waiting.result() == "connect"
+    later = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    queue.put_nowait("receive")
+    assert await later == "receive" and queue.empty()
+
+
 async def test_live_sessions_use_the_lean_queue_only_on_the_fast_path(live_uvicorn):
     floor = await db(Floor)()
     client = await WsClient.open(live_uvicorn, floor.kitchen)
@@ -618,6 +632,11 @@ async def test_live_sessions_use_the_lean_queue_only_on_the_fast_path(live_uvico
     assert all(isinstance(session.queue, internals.LeanQueue) == fast for session in sessions.values())
     # Dropped at connect on the fast path; polling reads it.
     assert ("wsgi.input" not in sio_module.sio.get_environ(client.sid)) == fast
+    if fast:  # uvicorn's own receive queue and writable event, on lists too
+        scope = sio_module.sio.get_environ(client.sid)["asgi.scope"]
+        protocol = scope[internals.RAW_SEND_KEY].__self__
+        containers = (protocol.queue._queue, protocol.queue._getters, protocol.writable._waiters)
+        assert not any(type(c).__name__ == "deque" for c in containers)
     assert "wsgi.input" in sio_module.sio.get_environ(polling.sid)
     await client.close()
     await polling.close()
