@@ -182,7 +182,9 @@ class Hub:
         offset = await recoverable_offset(restaurant_id, auth)
         if offset is not None:
             return offset, auth["pid"], True
-        return self.rooms[restaurant_id].stream.last_id, new_pid(restaurant_id), False
+        room = self.rooms.get(restaurant_id)  # gone only if the socket went meanwhile
+        head = room.stream.last_id if room is not None else 0
+        return head, new_pid(restaurant_id), False
 
     async def join(self, sid: str, after: int, recovered: bool, writer=None) -> None:
         """Once the CONNECT answer is queued: send `sid` every event after `after`, then
@@ -330,6 +332,8 @@ async def connect(sid, environ, auth=None):
     except BaseException:
         hub.detach(sid)
         raise
+    if sid not in hub.sockets:
+        return False  # it went while we checked
     ConnectAnswer.pids[sid] = pid
     writer = hub.fast.connected(sid, environ) if hub.fast is not None else None
     # Runs once python-socketio has queued the CONNECT answer, right after this returns.
