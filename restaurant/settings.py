@@ -379,8 +379,12 @@ if "*" in WS_ALLOWED_ORIGINS and not DEBUG:
 # Seconds a socket without handshake credentials has to send {"type": "auth", ...}.
 WS_AUTH_TIMEOUT = env.float("WS_AUTH_TIMEOUT", default=5.0)
 # Seconds between heartbeats through the channel layer; a socket that hears none for three
-# intervals closes with 4503 so that its client reconnects and resumes. 0 turns them off.
+# intervals subscribes again and fills what it missed from the outbox. 0 turns them off.
 WS_HEARTBEAT_INTERVAL = env.float("WS_HEARTBEAT_INTERVAL", default=5.0)
+# Realtime's fast path: the only code that uses servers' and libraries' non-public attributes
+# (direct frame writes, lean per-socket state), all in realtime/internals.py. Off: public
+# Channels, ASGI and python-socketio APIs only (slower fan-out, more memory per socket).
+REALTIME_FAST_PATH = env.bool("REALTIME_FAST_PATH", default=True)
 # Events are kept this long for resuming clients; `manage.py prune_events` deletes older ones.
 EVENT_RETENTION = timedelta(hours=env.float("EVENT_RETENTION_HOURS", default=24))
 # The relay sweep: every INTERVAL seconds, publish events left unpublished for GRACE seconds.

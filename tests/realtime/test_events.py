@@ -244,20 +244,20 @@ async def test_gap_in_live_stream_is_filled_from_the_log():
     socket, ready = await ready_socket(floor.kitchen)
     base = int(ready["lastEventId"])
 
-    from realtime import publisher as publisher_module
+    from realtime import handover
 
-    def dropped(self, event):
+    def dropped(event):
         # Marked published without being handed to anyone: as if the layer dropped it.
         OutboxEvent.objects.filter(pk=event.pk).update(published_at=event.created_at)
 
-    real_committed = publisher_module.Publisher.committed
-    publisher_module.Publisher.committed = dropped
+    real_committed = handover.committed
+    handover.committed = dropped
     try:
         await db(lambda: services.order_confirm(actor=floor.waiter, order=orders[0]))()
         # Nothing is published for them; the next event (or a heartbeat naming the new
         # head, whichever comes first) makes the socket fill the gap from the log.
     finally:
-        publisher_module.Publisher.committed = real_committed
+        handover.committed = real_committed
     await db(lambda: services.order_confirm(actor=floor.waiter, order=orders[1]))()
     received = await socket.events(4)
     assert [int(e["id"]) for e in received] == [base + 1, base + 2, base + 3, base + 4]
@@ -320,3 +320,43 @@ async def test_events_committed_here_reach_local_sockets_without_the_channel_lay
     # Published: the sweep has nothing left to send.
     assert not await db(lambda: OutboxEvent.objects.filter(published_at__isnull=True).exists())()
     await socket.close()
+
+
+async def test_a_new_event_name_needs_only_record_to_reach_live_sockets_and_replay():
+    """What later features rely on: `events.record()` inside the change's transaction is all
+    a new event needs; the stream, both transports and replay take any name."""
+    from realtime import events
+
+    floor = await db(Floor)()
+    live, ready = await ready_socket(floor.kitchen)
+    base = int(ready["lastEventId"])
+
+    def change():
+        with transaction.atomic():
+            events.record(floor.restaurant.pk, "kitchen.test.fired", {"course": 2})
+
+    await db(change)()
+    (event,) = await live.events(1)
+    assert (event["event"], event["data"], int(event["id"])) == ("kitchen.test.fired", {"course": 2}, base + 1)
+    await live.close()
+
+    replayed, _ = await ready_socket(floor.kitchen, last_event_id=base)
+    (again,) = await replayed.events(1)
+    assert again == event
+    await replayed.close()
+
+
+async def test_an_event_recorded_in_a_rolled_back_transaction_goes_nowhere():
+    from realtime import events
+
+    floor = await db(Floor)()
+    live, _ = await ready_socket(floor.kitchen)
+
+    def change():
+        with transaction.atomic():
+            events.record(floor.restaurant.pk, "kitchen.test.fired", {"course": 2})
+            transaction.set_rollback(True)
+
+    await db(change)()
+    assert await live.nothing(0.5)
+    await live.close()

@@ -76,12 +76,14 @@ def node_client() -> Path:
 
 
 class Probe:
-    """tests/socketio_client/probe.js: several socket.io-client sockets, reported as JSON lines."""
+    """tests/socketio_client/probe.js: several socket.io-client sockets, reported as JSON lines
+    (or another script of that directory that reports the same way and reads commands)."""
 
-    def __init__(self, sockets: list[dict]):
+    def __init__(self, sockets: list[dict], script: str = "probe.js"):
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.log = open(ARTIFACTS / "socketio-probe.log", "ab")
         self.proc = subprocess.Popen(
-            ["node", "probe.js"], cwd=CLIENT_DIR, env=dict(os.environ, SOCKETS=json.dumps(sockets)),
+            ["node", script], cwd=CLIENT_DIR, env=dict(os.environ, SOCKETS=json.dumps(sockets)),
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True,
         )
         self.records: list[dict] = []
@@ -117,6 +119,11 @@ class Probe:
     def events(self, name, count, timeout=10.0) -> list[tuple[str, dict]]:
         self.wait(lambda r: len(self.of(name, "event")) >= count, timeout, f"{count} events on {name}")
         return [(r["event"], r["data"]) for r in self.of(name, "event")]
+
+    def send(self, **command):
+        """A command line for scripts that read them (recovery.js)."""
+        self.proc.stdin.write(json.dumps(command) + "\n")
+        self.proc.stdin.flush()
 
     def close(self):
         if self.proc.poll() is None:

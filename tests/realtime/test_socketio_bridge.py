@@ -1,6 +1,7 @@
-"""The Socket.IO bridge in-process: the restaurant's outbox stream, emitted to its room in id
-order exactly once (duplicates dropped, gaps filled from the outbox, silent streams
-re-subscribed), and sockets closed on expiry and revocation. The server is a recorder."""
+"""Socket.IO's rooms in-process: the restaurant's stream (realtime.streams), emitted to its
+room in id order exactly once (duplicates dropped, gaps filled from the outbox, silent
+streams re-subscribed), and sockets closed on expiry and revocation. The server is a
+recorder; the second half runs the real server under uvicorn."""
 
 import asyncio
 import time
@@ -11,6 +12,7 @@ from channels.layers import get_channel_layer
 
 from orders import services
 from orders.models import User
+from realtime import handover, internals, streams
 from realtime import socketio as sio_module
 from realtime.auth import SocketIdentity
 from realtime.events import layer_message, restaurant_group
@@ -29,18 +31,28 @@ class RecordingServer:
 
     def __init__(self):
         self.emitted: list[tuple[str, str, dict]] = []
+        self.offsets: list[tuple[str, str, str]] = []
+        self.rooms: dict[str, set] = {}
         self.disconnected: list[str] = []
         self.hub = None
 
     async def emit(self, event, data=None, to=None, namespace=None):
+        if isinstance(data, tuple):  # (payload, offset): every event carries its id
+            data, offset = data
+            self.offsets.append((to, event, offset))
         self.emitted.append((to, event, data))
+
+    async def enter_room(self, sid, room, namespace=None):
+        self.rooms.setdefault(room, set()).add(sid)
 
     async def disconnect(self, sid, namespace=None):
         self.disconnected.append(sid)
         self.hub.detach(sid)  # what the real server's disconnect handler does
 
     def to(self, room):
-        return [(event, data) for target, event, data in self.emitted if target == room]
+        """What `room` (or sid) got, but the `ready` every socket gets first."""
+        return [(event, data) for target, event, data in self.emitted
+                if target == room and event != sio_module.READY_EVENT]
 
 
 @pytest_asyncio.fixture
@@ -54,6 +66,15 @@ async def hub():
     if hub._reaper:
         hub._reaper.cancel()
     await asyncio.sleep(0.05)
+
+
+async def attach(hub, sid, who) -> bool:
+    """What the connect handler does: attach, then (once CONNECT is answered) join."""
+    if not await hub.attach(sid, who):
+        return False
+    after, _pid, recovered = await hub.recovery(who, None)
+    await hub.join(sid, after, recovered)
+    return True
 
 
 def identity(user, expires_in=600.0, session_id="login-1"):
@@ -83,12 +104,15 @@ async def test_emits_in_id_order_exactly_once_dropping_duplicates_and_filling_ga
     floor = await db(Floor)()
     rid = str(floor.restaurant.pk)
     room = f"restaurant:{rid}"
-    assert await hub.attach("s1", identity(floor.kitchen))
-    bridge = hub.bridges[rid]
-    assert bridge.last_id == 0
+    assert await attach(hub, "s1", identity(floor.kitchen))
+    stream = hub.rooms[rid].stream
+    assert stream.last_id == 0
+    # Its first event gives it an offset, even with no event yet (socket.io#5538).
+    assert hub.server.offsets == [("s1", "ready", "0")]
+    assert hub.server.rooms == {room: {"s1"}}
 
     # Commit events without publishing them: the test plays the channel layer.
-    monkeypatch.setattr(publisher, "committed", lambda event: None)
+    monkeypatch.setattr(handover, "committed", lambda event: None)
     layer, group = get_channel_layer(), restaurant_group(rid)
 
     async def commit_order():
@@ -118,28 +142,31 @@ async def test_emits_in_id_order_exactly_once_dropping_duplicates_and_filling_ga
 
     assert [e.seq for e in events] == [1, 2, 3, 4, 5, 6]
     assert hub.server.to(room) == [(e.name, e.payload) for e in events]
-    assert bridge.last_id == 6 and bridge.subscriptions == 1
+    assert stream.last_id == 6 and stream.subscriptions == 1
+    # Every event's last argument is its id (the Socket.IO recovery offset).
+    assert [o for target, _, o in hub.server.offsets if target == room] == [str(e.seq) for e in events]
 
 
 async def test_events_committed_in_this_worker_come_from_the_publisher_once(hub):
-    """The bridge is the publisher's local sink while subscribed: this worker's commits reach
+    """While subscribed, the stream takes this worker's commits from the hand-over: they reach
     the room without the channel layer; their layer copies are dropped by id."""
     floor = await db(Floor)()
     rid = str(floor.restaurant.pk)
     room = f"restaurant:{rid}"
-    assert await hub.attach("s1", identity(floor.kitchen))
-    bridge = hub.bridges[rid]
-    assert bridge in publisher._sinks[rid]
+    assert await attach(hub, "s1", identity(floor.kitchen))
+    stream = hub.rooms[rid].stream
+    assert stream.listening
 
     order = await db(_draft_with_items)(floor, 1)
     await db(_confirm)(floor, order)
     await until(lambda: len(hub.server.to(room)) == 2)
     await asyncio.sleep(0.3)  # the layer's copies arrive meanwhile
     assert hub.server.to(room) == [(e.name, e.payload) for e in await db(_outbox)(rid)]
-    assert bridge.local_deliveries == 2 and bridge.last_id == 2
+    assert stream.local_deliveries == 2 and stream.last_id == 2
 
     hub.detach("s1")
-    assert rid not in publisher._sinks  # a stopped bridge is no sink
+    assert stream.stopped and not stream.listening  # no subscriber: no stream
+    assert rid not in streams.restaurants_here()
 
 
 async def test_local_and_layer_deliveries_are_handled_one_at_a_time(hub, monkeypatch):
@@ -148,46 +175,46 @@ async def test_local_and_layer_deliveries_are_handled_one_at_a_time(hub, monkeyp
     floor = await db(Floor)()
     rid = str(floor.restaurant.pk)
     room = f"restaurant:{rid}"
-    assert await hub.attach("s1", identity(floor.kitchen))
-    bridge = hub.bridges[rid]
-    monkeypatch.setattr(publisher, "committed", lambda event: None)  # the test delivers
+    assert await attach(hub, "s1", identity(floor.kitchen))
+    stream = hub.rooms[rid].stream
+    monkeypatch.setattr(handover, "committed", lambda event: None)  # the test delivers
     order = await db(_draft_with_items)(floor, 1)
     await db(_confirm)(floor, order)
     first, second = [layer_message(e) for e in await db(_outbox)(rid)]
 
-    await asyncio.gather(bridge.deliver_local(second), bridge.deliver_local(first))
+    await asyncio.gather(stream.handle_one(second), stream.handle_one(first))
     await get_channel_layer().group_send(restaurant_group(rid), first)
     await asyncio.sleep(0.2)
     assert [e for e, _ in hub.server.to(room)] == ["order.new", "order.status.changed"]
-    assert bridge.last_id == 2
+    assert stream.last_id == 2
 
 
-async def test_one_bridge_per_restaurant_stopped_with_its_last_socket(hub):
+async def test_one_stream_per_restaurant_stopped_with_its_last_socket(hub):
     floor_a, floor_b = await db(Floor)("A"), await db(Floor)("B")
     a, b = str(floor_a.restaurant.pk), str(floor_b.restaurant.pk)
-    assert await hub.attach("a1", identity(floor_a.kitchen))
-    assert await hub.attach("a2", identity(floor_a.waiter))
-    assert await hub.attach("b1", identity(floor_b.kitchen))
-    assert set(hub.bridges) == {a, b}
-    assert publisher._local[a] == 2 and publisher._local[b] == 1  # heartbeats for both
-    bridge_a = hub.bridges[a]
-    channel = bridge_a.channel
+    assert await attach(hub, "a1", identity(floor_a.kitchen))
+    assert await attach(hub, "a2", identity(floor_a.waiter))
+    assert await attach(hub, "b1", identity(floor_b.kitchen))
+    assert set(hub.rooms) == {a, b}
+    assert {a, b} <= set(streams.restaurants_here())  # heartbeats for both
+    stream_a = hub.rooms[a].stream
+    channel = stream_a.channel
     layer = get_channel_layer()
     in_memory = type(layer).__name__ == "InMemoryChannelLayer"
     if in_memory:
         assert channel in layer.groups[restaurant_group(a)]
 
     hub.detach("a1")
-    assert hub.bridges[a] is bridge_a  # a2 still listens
+    assert hub.rooms[a].stream is stream_a  # a2 still listens
     hub.detach("a2")
     hub.detach("a2")  # idempotent
-    await until(lambda: bridge_a._task.done())
-    assert a not in hub.bridges and a not in publisher._local
-    assert bridge_a.channel is None  # left the group
+    await until(lambda: stream_a._task.done())
+    assert a not in hub.rooms and a not in streams.restaurants_here()
+    assert stream_a.channel is None  # left the group
     if in_memory:
         assert channel not in layer.groups.get(restaurant_group(a), {})
 
-    # Events of A now go nowhere; B's bridge still delivers B's.
+    # Events of A now go nowhere; B's stream still delivers B's.
     order_b = await db(_draft_with_items)(floor_b, 1)
     await db(_confirm)(floor_b, order_b)
     await until(lambda: len(hub.server.to(f"restaurant:{b}")) == 2)
@@ -199,15 +226,15 @@ async def test_silent_stream_is_resubscribed_and_what_it_missed_is_filled(hub, s
     floor = await db(Floor)()
     rid = str(floor.restaurant.pk)
     room = f"restaurant:{rid}"
-    assert await hub.attach("s1", identity(floor.kitchen))
-    bridge = hub.bridges[rid]
-    old_channel = bridge.channel
+    assert await attach(hub, "s1", identity(floor.kitchen))
+    stream = hub.rooms[rid].stream
+    old_channel = stream.channel
 
-    # The layer forgets the bridge (a Redis restart): events are published to nobody, and
+    # The layer forgets the stream (a Redis restart): events are published to nobody, and
     # they were committed by another worker (no local hand-over).
     await get_channel_layer().group_discard(restaurant_group(rid), old_channel)
     with monkeypatch.context() as patched:
-        patched.setattr(publisher, "committed", lambda event: None)
+        patched.setattr(handover, "committed", lambda event: None)
         order = await db(_draft_with_items)(floor, 1)
         await db(_confirm)(floor, order)
     await asyncio.sleep(0.1)
@@ -215,22 +242,22 @@ async def test_silent_stream_is_resubscribed_and_what_it_missed_is_filled(hub, s
 
     # Three silent intervals later it subscribes again and fills the gap from the outbox.
     await until(lambda: len(hub.server.to(room)) == 2, timeout=3)
-    assert bridge.subscriptions == 2 and bridge.channel != old_channel
-    assert bridge in publisher._sinks[rid]  # a sink again once re-subscribed
+    assert stream.subscriptions == 2 and stream.channel != old_channel
+    await until(lambda: stream.listening)  # takes local deliveries again once re-subscribed
     # And live events flow again, once.
     order = await db(_draft_with_items)(floor, 1)
     await db(_confirm)(floor, order)
     await until(lambda: len(hub.server.to(room)) == 4)
     await asyncio.sleep(0.2)
     assert [e for e, _ in hub.server.to(room)] == ["order.new", "order.status.changed"] * 2
-    assert bridge.last_id == 4
+    assert stream.last_id == 4
 
 
 async def test_logout_closes_that_logins_sockets_and_deactivation_all_of_the_users(hub):
     floor = await db(Floor)()
-    assert await hub.attach("login1", identity(floor.waiter, session_id="one"))
-    assert await hub.attach("login2", identity(floor.waiter, session_id="two"))
-    assert await hub.attach("kitchen", identity(floor.kitchen, session_id="three"))
+    assert await attach(hub, "login1", identity(floor.waiter, session_id="one"))
+    assert await attach(hub, "login2", identity(floor.waiter, session_id="two"))
+    assert await attach(hub, "kitchen", identity(floor.kitchen, session_id="three"))
 
     publisher.revoke(floor.waiter.pk, session_id="one", reason="Logged out")
     await until(lambda: hub.server.disconnected == ["login1"])
@@ -250,8 +277,8 @@ async def test_logout_closes_that_logins_sockets_and_deactivation_all_of_the_use
 
 async def test_socket_closed_when_its_token_expires(hub):
     floor = await db(Floor)()
-    assert await hub.attach("short", identity(floor.kitchen, expires_in=0.3))
-    assert await hub.attach("long", identity(floor.kitchen, expires_in=600))
+    assert await attach(hub, "short", identity(floor.kitchen, expires_in=0.3))
+    assert await attach(hub, "long", identity(floor.kitchen, expires_in=600))
     await until(lambda: hub.server.disconnected == ["short"], timeout=2)
     assert hub.server.to("short") == [("auth.closed", {"reason": "Token expired"})]
     assert set(hub.sockets) == {"long"}
@@ -261,13 +288,13 @@ async def test_sockets_whose_engineio_session_vanished_are_reaped(hub):
     floor = await db(Floor)()
     alive = {"s1"}
     hub._is_alive = lambda sid: sid in alive
-    assert await hub.attach("s1", identity(floor.kitchen))
-    assert await hub.attach("s2", identity(floor.waiter))
+    assert await attach(hub, "s1", identity(floor.kitchen))
+    assert await attach(hub, "s2", identity(floor.waiter))
     hub.reap()
     assert set(hub.sockets) == {"s1"}
     alive.clear()
     hub.reap()
-    assert hub.sockets == {} and hub.bridges == {} and hub.users == {}
+    assert hub.sockets == {} and hub.rooms == {} and hub.users == {}
 
 
 async def test_token_is_read_as_the_reference_gateway_reads_it():
@@ -318,12 +345,26 @@ def _token(user) -> str:
     return auth_header(user)["HTTP_AUTHORIZATION"][7:]
 
 
+def record_event(client, args):
+    """An EVENT packet's arguments: [name, data, offset]; `ready` is kept apart."""
+    name, data, *offset = args
+    if name == sio_module.READY_EVENT:
+        client.ready.append(data)
+    else:
+        client.events.append((name, data))
+        client.offsets.extend(offset)
+
+
 class WsClient:
     """Socket.IO over the websocket transport, as `bench/clients.py` and browsers open it."""
+
+    record = record_event
 
     def __init__(self, ws):
         self.ws = ws
         self.events: list[tuple[str, dict]] = []
+        self.offsets: list[str] = []
+        self.ready: list[dict] = []
         self.frames: list[str] = []
         self.closed = asyncio.Event()
         self._task = asyncio.get_running_loop().create_task(self._read())
@@ -347,8 +388,7 @@ class WsClient:
                 if frame == "2":
                     await self.ws.send("3")  # Engine.IO pong
                 elif frame.startswith("42"):
-                    name, data = json.loads(frame[2:])
-                    self.events.append((name, data))
+                    self.record(json.loads(frame[2:]))
         except Exception:  # noqa: BLE001 - closed by the server
             pass
         finally:
@@ -365,6 +405,8 @@ class PollingClient:
     def __init__(self, host):
         self.base = f"http://{host}/socket.io/?EIO=4&transport=polling"
         self.events: list[tuple[str, dict]] = []
+        self.offsets: list[str] = []
+        self.ready: list[dict] = []
         self.frames: list[str] = []
         self._task = None
 
@@ -400,8 +442,7 @@ class PollingClient:
                 if frame == "2":
                     await asyncio.to_thread(self._request, self.url, "3")
                 elif frame.startswith("42"):
-                    name, data = json.loads(frame[2:])
-                    self.events.append((name, data))
+                    record_event(self, json.loads(frame[2:]))
                 elif frame == "1":
                     return
 
@@ -424,12 +465,31 @@ def _jsonable(events):
     return json.loads(json.dumps(events))
 
 
+FAST = pytest.mark.skipif(not internals.enabled(), reason="the fast path is off (REALTIME_FAST_PATH=0)")
+
+
+def _counts():
+    fast = sio_module.hub.fast
+    return (fast.direct_sends, fast.queued_sends) if fast is not None else (0, sio_module.hub.emits)
+
+
+async def _direct_writers(room, count):
+    """Wait for `count` sockets of the room with a direct writer; with the fast path off
+    (no direct writers), for every socket of the room to have joined it."""
+    fast = sio_module.hub.fast
+    if fast is None:
+        await until(lambda: all(sio_module.hub.sockets[sid].joined for sid in room.sids))
+        return
+    await until(lambda: fast.count_in(room.sids) == count)
+
+
 async def test_websocket_sockets_get_events_written_straight_to_their_transport(live_uvicorn):
     floor = await db(Floor)()
     rid = str(floor.restaurant.pk)
     clients = [await WsClient.open(live_uvicorn, user) for user in (floor.kitchen, floor.waiter)]
-    bridge = sio_module.hub.bridges[rid]
-    await until(lambda: bridge.direct == 2)
+    room = sio_module.hub.rooms[rid]
+    await _direct_writers(room, 2)
+    direct, queued = _counts()
 
     expected = _jsonable(await _commit_orders(floor, 3))
     assert len(expected) == 6
@@ -438,82 +498,93 @@ async def test_websocket_sockets_get_events_written_straight_to_their_transport(
     await asyncio.sleep(0.2)
     for client in clients:
         assert [tuple(e) for e in client.events] == [tuple(e) for e in expected]  # payloads, order, once
-    # Every delivery went straight to the transport, none through python-socketio's queue.
-    assert bridge.direct_sends == 12 and bridge.queued_sends == 0
+        assert client.offsets == [str(n) for n in range(1, 7)]  # each event's id as its offset
+        assert client.ready == [{"restaurantId": rid, "lastEventId": "0", "recovered": False}]
+    if internals.enabled():
+        # Every delivery went straight to the transport, none through python-socketio's queue.
+        assert _counts() == (direct + 12, queued)
+    else:
+        assert _counts() == (0, queued + 6)  # one public room emit per event
     for client in clients:
         await client.close()
 
 
 async def _websocket_and_polling_clients(live_uvicorn):
     """A floor, a kitchen client on the websocket transport (written to directly) and a
-    waiter client on long-polling, in one room; and the room's bridge."""
+    waiter client on long-polling, in one room; and the room."""
     floor = await db(Floor)()
     ws = await WsClient.open(live_uvicorn, floor.kitchen)
     polling = await PollingClient.open(live_uvicorn, floor.waiter)
-    bridge = sio_module.hub.bridges[str(floor.restaurant.pk)]
-    await until(lambda: bridge.direct == 1)
-    return floor, ws, polling, bridge
+    room = sio_module.hub.rooms[str(floor.restaurant.pk)]
+    await _direct_writers(room, 1)
+    await until(lambda: all(sio_module.hub.sockets[sid].joined for sid in room.sids))
+    return floor, ws, polling, room
 
 
 async def test_polling_and_websocket_sockets_in_one_room_each_get_every_event_in_order(live_uvicorn):
-    floor, ws, polling, bridge = await _websocket_and_polling_clients(live_uvicorn)
-    assert sio_module.hub.sockets[polling.sid].writer is None
+    floor, ws, polling, room = await _websocket_and_polling_clients(live_uvicorn)
+    direct, queued = _counts()
 
     expected = _jsonable(await _commit_orders(floor, 3))
     await until(lambda: len(ws.events) >= 6 and len(polling.events) >= 6, timeout=10)
     await asyncio.sleep(0.2)
     assert [tuple(e) for e in ws.events] == [tuple(e) for e in expected]
     assert [tuple(e) for e in polling.events] == [tuple(e) for e in expected]
-    assert bridge.direct_sends == 6 and bridge.queued_sends == 6
+    assert ws.offsets == polling.offsets == [str(n) for n in range(1, 7)]
+    if internals.enabled():
+        assert polling.sid not in sio_module.hub.fast.writers
+        assert _counts() == (direct + 6, queued + 6)
     await ws.close()
     await polling.close()
 
 
+@FAST
 async def test_event_waits_behind_a_packet_still_in_the_engineio_queue(live_uvicorn):
     """A packet python-socketio queued for the socket (here `auth.closed`-style server emit)
     must reach the client before the next event: that event goes through the queue too."""
     floor = await db(Floor)()
     rid = str(floor.restaurant.pk)
     client = await WsClient.open(live_uvicorn, floor.kitchen)
-    bridge = sio_module.hub.bridges[rid]
-    await until(lambda: bridge.direct == 1)
-    sio = sio_module.hub.server
+    room = sio_module.hub.rooms[rid]
+    await _direct_writers(room, 1)
+    sio, hub = sio_module.hub.server, sio_module.hub
+    direct, queued = _counts()
 
     # Queue a packet and, before the writer task can take it, emit an event to the room.
     await sio.emit("before", {"n": 1}, to=client.sid)
-    await bridge._emit(bridge.last_id, "order.test", {"n": 2})
+    await hub.emit_event(room, streams.Event(room.stream.last_id, "order.test", {"n": 2}))
     await until(lambda: len(client.events) >= 2)
     assert client.events == [("before", {"n": 1}), ("order.test", {"n": 2})]
-    assert bridge.direct_sends == 0 and bridge.queued_sends == 1
+    assert _counts() == (direct, queued + 1)
     # Once the queue is drained, the next one is written directly again.
     await asyncio.sleep(0.1)
-    await bridge._emit(bridge.last_id, "order.test", {"n": 3})
+    await hub.emit_event(room, streams.Event(room.stream.last_id, "order.test", {"n": 3}))
     await until(lambda: len(client.events) >= 3)
-    assert client.events[2] == ("order.test", {"n": 3}) and bridge.direct_sends == 1
+    assert client.events[2] == ("order.test", {"n": 3}) and _counts() == (direct + 1, queued + 1)
     await client.close()
 
 
+@FAST
 async def test_socket_too_slow_to_follow_is_disconnected_and_others_keep_receiving(live_uvicorn, monkeypatch):
-    from realtime import consumers
+    floor, slow, polling, room = await _websocket_and_polling_clients(live_uvicorn)
+    fast = sio_module.hub.fast
+    slow_disconnects = fast.slow_disconnects
+    direct, _ = _counts()
 
-    floor, slow, polling, bridge = await _websocket_and_polling_clients(live_uvicorn)
-    slow_disconnects = sio_module.hub.slow_disconnects
-
-    monkeypatch.setattr(consumers, "MAX_WRITE_BUFFER", -1)  # every write is over the limit
+    monkeypatch.setattr(internals, "MAX_WRITE_BUFFER", -1)  # every write is over the limit
     expected = _jsonable(await _commit_orders(floor, 1))
     await asyncio.wait_for(slow.closed.wait(), 5)  # the server dropped the connection
     assert slow.events == []
-    assert sio_module.hub.slow_disconnects == slow_disconnects + 1
+    assert fast.slow_disconnects == slow_disconnects + 1
     await until(lambda: slow.sid not in sio_module.hub.sockets)  # python-socketio's disconnect ran
     await until(lambda: len(polling.events) >= 2)
     assert [tuple(e) for e in polling.events] == [tuple(e) for e in expected]
-    assert bridge.direct == 0 and bridge.direct_sends == 0
+    assert fast.count_in(room.sids) == 0 and _counts()[0] == direct
     await polling.close()
 
 
 async def test_lean_engineio_queue_keeps_asyncio_queue_semantics():
-    queue = sio_module.sio.eio.create_queue()
-    assert isinstance(queue, sio_module._LeanQueue)
+    queue = internals.LeanQueue()
     assert not any(type(c).__name__ == "deque"
                    for c in (queue._queue, queue._getters, queue._putters, queue._finished._waiters))
     # A waiting get() is woken by put(), in FIFO order; task_done() releases join().
@@ -537,14 +608,76 @@ async def test_lean_engineio_queue_keeps_asyncio_queue_semantics():
         queue.get_nowait()
 
 
-async def test_live_sessions_use_the_lean_queue(live_uvicorn):
+async def test_an_existing_queue_moved_onto_lists_keeps_its_items_and_order():
+    queue = asyncio.Queue()
+    queue.put_nowait("connect")
+    internals.lean_containers(queue)
+    assert type(queue._queue).__name__ != "deque"
+    waiting = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    assert waiting.done() and waiting.result() == "connect"
+    later = asyncio.ensure_future(queue.get())
+    await asyncio.sleep(0)
+    queue.put_nowait("receive")
+    assert await later == "receive" and queue.empty()
+
+
+async def test_live_sessions_use_the_lean_queue_only_on_the_fast_path(live_uvicorn):
     floor = await db(Floor)()
     client = await WsClient.open(live_uvicorn, floor.kitchen)
     polling = await PollingClient.open(live_uvicorn, floor.waiter)
     sessions = sio_module.sio.eio.sockets
     assert len(sessions) >= 2
-    assert all(isinstance(session.queue, sio_module._LeanQueue) for session in sessions.values())
-    assert "wsgi.input" not in sio_module.sio.get_environ(client.sid)  # dropped at connect
-    assert "wsgi.input" in sio_module.sio.get_environ(polling.sid)  # polling reads it
+    fast = internals.enabled()
+    assert all(isinstance(session.queue, internals.LeanQueue) == fast for session in sessions.values())
+    # Dropped at connect on the fast path; polling reads it.
+    assert ("wsgi.input" not in sio_module.sio.get_environ(client.sid)) == fast
+    if fast:  # uvicorn's own receive queue and writable event, on lists too
+        scope = sio_module.sio.get_environ(client.sid)["asgi.scope"]
+        protocol = scope[internals.RAW_SEND_KEY].__self__
+        containers = (protocol.queue._queue, protocol.queue._getters, protocol.writable._waiters)
+        assert not any(type(c).__name__ == "deque" for c in containers)
+    assert "wsgi.input" in sio_module.sio.get_environ(polling.sid)
     await client.close()
     await polling.close()
+
+
+async def test_ping_timer_sends_what_engineio_would_when_due():
+    sent = []
+
+    class Session:
+        last_ping = 1.0
+        closing = closed = False
+
+        class server:
+            ping_interval = 0.05
+
+        async def send(self, pkt):
+            sent.append(pkt.packet_type)
+
+    session = Session()
+    internals.schedule_ping_by_timer(session)
+    assert session.last_ping is None and sent == []
+    internals.schedule_ping_by_timer(session)  # a cycle already pending: not scheduled twice
+    await asyncio.sleep(0.15)
+    from engineio import packet as eio_packet
+
+    assert sent == [eio_packet.PING] and session.last_ping is not None
+
+
+@FAST
+async def test_live_sessions_are_pinged_by_timer_and_stay_open(live_uvicorn, monkeypatch):
+    from engineio.async_socket import AsyncSocket
+
+    assert AsyncSocket.schedule_ping is internals.schedule_ping_by_timer
+    monkeypatch.setattr(sio_module.sio.eio, "ping_interval", 0.2)
+    floor = await db(Floor)()
+    client = await WsClient.open(live_uvicorn, floor.kitchen)
+    await until(lambda: client.frames.count("2") >= 3, timeout=5)  # pinged, answered, pinged again
+    assert not client.closed.is_set()
+    room = sio_module.hub.rooms[str(floor.restaurant.pk)]
+    await _direct_writers(room, 1)
+    expected = _jsonable(await _commit_orders(floor, 1))
+    await until(lambda: len(client.events) >= 2)
+    assert [tuple(e) for e in client.events] == [tuple(e) for e in expected]
+    await client.close()

@@ -29,7 +29,12 @@ for (const spec of specs) {
   });
   socket.on('connect_error', (error) => report({ socket: name, kind: 'connect_error', message: error.message }));
   socket.on('disconnect', (reason) => report({ socket: name, kind: 'disconnect', reason }));
-  socket.onAny((event, data) => report({ socket: name, kind: 'event', event, data, transport: transport() }));
+  // Every event's last argument is its id (the recovery offset); `ready`, every socket's
+  // first event, gives it an offset before any event (the reference's clients ignore it).
+  socket.onAny((event, data, offset) => {
+    const kind = event === 'ready' ? 'ready' : 'event';
+    report({ socket: name, kind, event, data, offset, transport: transport(), recovered: socket.recovered });
+  });
 }
 
 report({ kind: 'started', count: specs.length });
