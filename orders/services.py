@@ -70,7 +70,7 @@ FINAL_ORDER_STATUSES = frozenset({OrderStatus.SERVED, OrderStatus.CANCELLED})
 # Items may be added while DRAFT, and after sending as add-ons on the same ticket.
 ADDABLE_ORDER_STATUSES = ACTIVE_ORDER_STATUSES | {OrderStatus.DRAFT}
 
-# Who may do each kitchen-operation action (CONTRACT.md, "Kitchen operations").
+# Who may do each kitchen-operation action (docs/contract.md, "Kitchen operations").
 ACTION_ROLES: dict[str, frozenset[str]] = {
     "fire": _ANY_STAFF,
     "priority": _ANY_STAFF,

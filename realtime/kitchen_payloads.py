@@ -1,4 +1,4 @@
-"""Payloads of the kitchen-operation events (CONTRACT.md, "Kitchen operations").
+"""Payloads of the kitchen-operation events (docs/contract.md, "Kitchen operations").
 
 Built from the models, not from REST serializers: an event says what was committed, in the
 contract's camelCase, whatever code path made the change.
@@ -25,7 +25,7 @@ def _money(value) -> str:
 
 
 def item(order_item: OrderItem) -> dict:
-    """The item JSON of CONTRACT.md with its kitchen-operation keys (as REST shows it)."""
+    """The item JSON of docs/contract.md with its kitchen-operation keys (as REST shows it)."""
     return {
         "id": str(order_item.pk),
         "orderId": str(order_item.order_id),

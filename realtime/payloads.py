@@ -1,6 +1,6 @@
 """The `data` of each event, built from the models by realtime itself.
 
-These are CONTRACT.md's payloads. They are written here, not borrowed from the REST
+These are docs/contract.md's payloads. They are written here, not borrowed from the REST
 serializers, so that a change to the REST API cannot silently change the socket contract;
 tests/realtime/test_payloads.py pins every key and format. Each builder returns a plain dict
 in the key order clients have always received (the frames are encoded from it).
@@ -22,7 +22,7 @@ def money(value) -> str:
 
 
 def item(line: OrderItem) -> dict:
-    """CONTRACT.md's item JSON (the `items` of `order.new`)."""
+    """docs/contract.md's item JSON (the `items` of `order.new`)."""
     return {
         "id": str(line.pk),
         "orderId": str(line.order_id),

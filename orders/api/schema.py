@@ -23,6 +23,8 @@ TAG_OF_SEGMENT = {"table-sessions": "tables", "menu-items": "menu"}
 # Operations that belong to another resource than their path says.
 TAG_OF_OPERATION = {
     ("POST", "/orders/{order_id}/bump"): "kitchen",
+    ("POST", "/orders/{order_id}/fire"): "kitchen",
+    ("POST", "/orders/{order_id}/items/{item_id}/acknowledge-allergy"): "kitchen",
     ("POST", "/orders/{order_id}/recall"): "kitchen",
 }
 TAGS = {
@@ -115,7 +117,19 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Close a table session",
         "Only once every order of the session is SERVED or CANCELLED (else 409).",
     ),
-    ("GET", "/menu-items"): Operation("List the menu", "Filters: `active=true`, `station=grill`."),
+    ("GET", "/menu-items"): Operation(
+        "List the menu",
+        "Each dish with its allergens, default course, prep minutes, 86 state and modifier "
+        "groups. Filters: `active=true`, `station=grill`, `available=false`, `course=2`.",
+    ),
+    ("POST", "/menu-items/{menu_item_id}/availability"): Operation(
+        "86 a dish, or count it down",
+        "KITCHEN, MANAGER. `available: false` is \"86\"; `remaining: n` counts down by each "
+        "added quantity and turns the dish unavailable at 0; past `availableAgainAt` it is "
+        "available again by itself. Every change emits `menu.item.availability.changed`.",
+        (_request("86 until the evening", {"available": False, "availableAgainAt": "2024-01-01T18:30:00.000Z"}),
+         _request("Six portions left", {"available": True, "remaining": 6})),
+    ),
     ("GET", "/orders"): Operation(
         "List orders",
         "Each with its items and total. Filters: `status=CONFIRMED,IN_PROGRESS`, "
@@ -148,12 +162,31 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("POST", "/orders/{order_id}/recall"): Operation(
         "Recall a ticket", "Undo a bump: the order's READY items go back to IN_PROGRESS (KITCHEN, MANAGER).",
     ),
+    ("POST", "/orders/{order_id}/fire"): Operation(
+        "Fire a course",
+        "WAITER, KITCHEN, MANAGER: the held items of that course may start; emits "
+        "`order.course.fired`. Firing a course already fired changes nothing.",
+        (_request("Fire the mains", {"course": 2}),),
+    ),
+    ("POST", "/orders/{order_id}/priority"): Operation(
+        "Set the priority",
+        "WAITER, KITCHEN, MANAGER: `RUSH` puts the ticket first on every screen; emits "
+        "`order.priority.changed`.",
+        (_request("Rush", {"priority": "RUSH"}),),
+    ),
     ("POST", "/orders/{order_id}/items"): Operation(
         "Add an item",
-        "While the order is DRAFT: from the menu (`menuItemId`, whose name, price and station "
-        "are copied) or free-form (`name` and `unitPrice`, a string or a number).",
+        "From the menu (`menuItemId`, whose name, price and station are copied, with "
+        "`modifiers` by option id) or free-form (`name` and `unitPrice`, a string or a number; "
+        "never routed to a station). `course`, `seat` and declared `allergies` are optional. "
+        "While DRAFT, and as an add-on while CONFIRMED, IN_PROGRESS or READY (emits "
+        "`order.items.added`). An 86'd dish is 409 `item-unavailable`.",
         (_request("Free-form", {"name": "Hamburguesa", "qty": 2, "unitPrice": "15.50", "notes": "No onion"}),
          _request("From the menu", {"menuItemId": _MENU_ITEM_ID, "qty": 1}),
+         _request("With modifiers and an allergy", {
+             "menuItemId": _MENU_ITEM_ID, "qty": 1, "seat": 2, "allergies": ["milk"],
+             "modifiers": [{"optionId": "1f7c9e2a-3b4d-4c5e-8f6a-7b8c9d0e1f2a"}, {"name": "No onion"}],
+         }),
          _response("Item", ITEM, "201")),
     ),
     ("GET", "/orders/{order_id}/items/{item_id}"): Operation("Get an item", "One item of the order."),
@@ -171,6 +204,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "role 403. With `expectedStatus`, a move of an item another screen already moved is 409.",
         (_request("Start cooking", {"status": "IN_PROGRESS", "expectedStatus": "PENDING"}),
          _response("Moved", {**ITEM, "status": "IN_PROGRESS"}), _ILLEGAL),
+    ),
+    ("POST", "/orders/{order_id}/items/{item_id}/acknowledge-allergy"): Operation(
+        "Acknowledge an allergy",
+        "KITCHEN, MANAGER: a cook has read the guest's declared allergies, so the item may "
+        "start; who and when are kept and emitted as `order.item.allergy.acknowledged`.",
     ),
     ("GET", "/kitchen/board"): Operation(
         "Kitchen board",

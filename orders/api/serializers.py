@@ -142,7 +142,7 @@ class CopiedModifiersField(serializers.JSONField):
 
 
 class OrderItemDetailSerializer(OrderItemSerializer):
-    """CONTRACT.md's item JSON with the kitchen-operation keys: what REST renders."""
+    """docs/contract.md's item JSON with the kitchen-operation keys: what REST renders."""
 
     menu_item_id = serializers.UUIDField(read_only=True, allow_null=True)
     modifiers = CopiedModifiersField(read_only=True)

@@ -16,7 +16,7 @@ real services; after every step:
   in order, with consecutive ids and the right payloads; a refused move produced nothing, and
   no event ever lands in another restaurant.
 
-Kitchen moves (CONTRACT.md, "Kitchen operations"): add-ons after sending (with courses,
+Kitchen moves (docs/contract.md, "Kitchen operations"): add-ons after sending (with courses,
 declared allergies, free-form modifiers, and a dish counted down portion by portion), fire,
 acknowledge, void with a reason, priority and 86.
 
@@ -667,7 +667,7 @@ class OrderStateMachine(RuleBasedStateMachine):
     @rule(role=st.sampled_from(ROLES), available=st.booleans(),
           remaining=st.sampled_from([UNSET, None, 0, 1, 2, 3]))
     def eighty_six(self, role, available, remaining):
-        """86 the dish, bring it back, or set its countdown (CONTRACT.md, "Menu")."""
+        """86 the dish, bring it back, or set its countdown (docs/contract.md, "Menu")."""
         dish = self.dish
         left = dish.remaining if remaining == UNSET else remaining
         refusal = Forbidden if role in (Role.WAITER, "STRANGER") else None

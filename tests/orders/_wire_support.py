@@ -19,7 +19,7 @@ ORDER_KEYS = {
 REFERENCE_ITEM_KEYS = {
     "id", "orderId", "name", "qty", "unitPrice", "status", "notes", "createdAt", "updatedAt",
 }
-# REST's item JSON adds the kitchen-operation keys (CONTRACT.md, "Order items").
+# REST's item JSON adds the kitchen-operation keys (docs/contract.md, "Order items").
 ITEM_KEYS = REFERENCE_ITEM_KEYS | {
     "menuItemId", "station", "modifiers", "course", "seat", "firedAt", "allergens",
     "allergies", "allergenConflicts", "allergyAcknowledgedAt", "allergyAcknowledgedBy",

@@ -425,7 +425,7 @@ def test_readme_kitchen_walk_through(demo):
 
 
 def test_demo_menu_has_what_the_contract_names(demo):
-    """CONTRACT.md, "Demo data": allergens, a required single choice and a priced optional
+    """docs/contract.md, "Demo data": allergens, a required single choice and a priced optional
     group on one dish, courses 1 to 3, drinks at the bar."""
     dishes = {m.name: m for m in MenuItem.objects.filter(restaurant=demo).prefetch_related("modifier_groups__options")}
     burger = dishes["Hamburguesa"]

@@ -1,5 +1,5 @@
 """Kitchen operations end to end over REST: modifiers, allergens, courses, add-ons, voids,
-ticket numbers and 86 (CONTRACT.md, "Kitchen operations"; docs/kitchen.md)."""
+ticket numbers and 86 (docs/contract.md, "Kitchen operations"; docs/kitchen.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Each kitchen-operation rule by role, over REST: allowed, 403, or 409 naming both states.
 
-CONTRACT.md, "Kitchen operations": WAITER and MANAGER add (also after sending) and void;
+docs/contract.md, "Kitchen operations": WAITER and MANAGER add (also after sending) and void;
 KITCHEN and MANAGER acknowledge allergies and 86 dishes; everyone fires and prioritises.
 Every refusal changes nothing.
 """

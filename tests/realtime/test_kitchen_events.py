@@ -1,7 +1,7 @@
 """The kitchen-operation events over `/ws/events/`, each payload pinned exactly, and the
 reference's three events of a free-form order unchanged byte for byte.
 
-CONTRACT.md, "Kitchen operations": order.items.added, order.course.fired,
+docs/contract.md, "Kitchen operations": order.items.added, order.course.fired,
 order.item.allergy.acknowledged, order.priority.changed, menu.item.availability.changed.
 """
 

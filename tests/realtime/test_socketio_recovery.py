@@ -2,7 +2,7 @@
 live web workers: tests/socketio_client/recovery.js drops the Engine.IO connection under a
 socket, the test commits events over REST meanwhile, and the socket reconnects.
 
-CONTRACT.md, "Socket.IO: connection state recovery": a pid in the CONNECT answer, the event
+docs/contract.md, "Socket.IO: connection state recovery": a pid in the CONNECT answer, the event
 id as every event's offset, every missed event once and in order with `recovered === true`,
 from whichever worker the client reaches, while the outbox keeps the events; a fresh session
 past that. And better than socket.io's own on its known failures: recovery several times in

@@ -18,6 +18,8 @@ from django.urls.resolvers import RegexPattern
 
 import realtime.consumers
 import realtime.events
+import realtime.kitchen_payloads
+import realtime.messages
 import realtime.socketio
 from realtime.routing import websocket_urlpatterns
 from restaurant.problems import PROBLEM_TYPES
@@ -107,9 +109,11 @@ _EVENT_NAME = re.compile(r"^[a-z]+(\.[a-z_]+)+$")
 
 
 def code_events() -> set[str]:
-    """The event names of realtime.events (its constants), and Socket.IO's own."""
+    """The event names of realtime's payload modules (their constants), and Socket.IO's own."""
     constants = {
-        value for name, value in vars(realtime.events).items()
+        value
+        for module in (realtime.events, realtime.kitchen_payloads)
+        for name, value in vars(module).items()
         if name.isupper() and isinstance(value, str) and _EVENT_NAME.match(value)
     }
     return constants | {realtime.socketio.CLOSED_EVENT}
@@ -124,8 +128,8 @@ def wire_message_types() -> set[str]:
     """Message types the plain WebSocket sends or reads. Channel-layer messages between
     workers have dotted types (`outbox.event`) and are not part of the wire."""
     consumer = Path(realtime.consumers.__file__).read_text()
-    events = Path(realtime.events.__file__).read_text()
-    sent = re.findall(r'"type":\s*"(\w+)"', consumer + events)
+    frames = Path(realtime.messages.__file__).read_text()
+    sent = re.findall(r'"type":\s*"(\w+)"', consumer + frames)
     read = re.findall(r'kind\s*[!=]=\s*"(\w+)"', consumer)
     return set(sent) | set(read)
 
