@@ -28,6 +28,9 @@ CHROMIUM_ARGS = [
 WALL = (1920, 1080)
 TABLET = (1280, 800)
 
+# Uncaught errors of the board's script in any page of the current test: a test fails on them.
+_page_errors: list[str] = []
+
 
 @pytest.fixture
 def browser():
@@ -37,10 +40,12 @@ def browser():
         pytest.skip("chromium is not installed")
     from playwright.sync_api import sync_playwright
 
+    _page_errors.clear()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+    assert not _page_errors, f"the kitchen page threw: {_page_errors}"
 
 
 @pytest.fixture
@@ -84,6 +89,7 @@ class Pos:
 
 def open_board(browser, server, email, viewport=TABLET):
     page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+    page.on("pageerror", lambda error: _page_errors.append(str(error)))
     page.goto(server.base + "/kitchen/")
     page.fill("#id_username", email)
     page.fill("#id_password", PASSWORD)

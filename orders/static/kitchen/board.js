@@ -2,7 +2,10 @@
 import { api, signIn } from "./api.js";
 import * as sound from "./sound.js";
 import * as textSize from "./textsize.js";
-import { el, render as draw, renderAges, renderOffScreen, visibleTickets } from "./view.js";
+import { el, onStation, UNROUTED } from "./common.js";
+import { applyAvailability, loadMenu, renderMenuPanel } from "./menu.js";
+import { heldCourses, shownItems } from "./ticket.js";
+import { render as draw, renderAges, renderOffScreen, visibleTickets } from "./view.js";
 
 const NEXT = { PENDING: "IN_PROGRESS", IN_PROGRESS: "READY" };
 const ACTIVE = new Set(["CONFIRMED", "IN_PROGRESS", "READY"]);
@@ -19,13 +22,19 @@ const state = {
   clockOffset: 0, // server clock minus this device's clock, in ms
   amber: 10,
   red: 20,
+  stations: [],
   station: localStorage.getItem("kitchen.station") || "",
+  menu: new Map(), // menuItemId -> MenuItem (as GET /api/v1/menu-items), for 86 and countdowns
   selected: null, // orderId
   selectedItem: 0,
   lastBumped: null,
 };
 
-const render = () => draw(state, actions);
+const render = () => {
+  draw(state, actions);
+  renderMenuPanel(state, toast);
+};
+const shown = (items) => items.some((item) => onStation(state, item));
 
 // --- loading -------------------------------------------------------------------------------
 
@@ -34,38 +43,42 @@ async function loadBoard() {
   state.clockOffset = Date.parse(board.serverTime) - Date.now();
   state.amber = board.amberAfterMinutes;
   state.red = board.redAfterMinutes;
+  state.stations = board.stations;
   fillStations(board.stations);
+  await loadMenu(state);
   state.tickets = new Map(board.tickets.map((t) => [t.orderId, t]));
   render();
 }
 
-async function refreshTicket(orderId, cue) {
+// The ticket as the server has it now; `flash`: it just arrived or grew. Null when gone.
+async function refreshTicket(orderId, flash = false) {
   let ticket;
   try {
     ticket = await api("GET", "/kitchen/tickets/" + orderId);
   } catch (error) {
-    if (error.status === 404) return;
+    if (error.status === 404) return null;
     throw error;
   }
   if (!ACTIVE.has(ticket.status)) {
     state.tickets.delete(orderId);
+    ticket = null;
   } else {
-    if (cue) {
-      ticket.newUntil = Date.now() + 5000;
-      sound.play(cue);
-    }
+    if (flash) ticket.newUntil = Date.now() + 5000;
     state.tickets.set(orderId, ticket);
   }
   render();
+  return ticket;
 }
 
 function fillStations(stations) {
   const select = el("station");
   const known = new Set([...select.options].map((o) => o.value));
   for (const station of stations) {
-    if (!known.has(station)) select.add(new Option(station, station));
+    if (!known.has(station)) select.add(new Option(station, station), select.options.length - 1);
   }
-  select.value = stations.includes(state.station) ? state.station : "";
+  const choices = [...stations, UNROUTED];
+  select.value = choices.includes(state.station) ? state.station : "";
+  state.station = select.value;
 }
 
 // --- WebSocket -----------------------------------------------------------------------------
@@ -122,25 +135,37 @@ function onMessage(socket, message) {
   }
 }
 
-async function applyEvent(message) {
-  if (state.lastEventId !== null && Number(message.id) <= Number(state.lastEventId)) return;
-  state.lastEventId = message.id;
-  const data = message.data;
-  const ticket = state.tickets.get(data.orderId);
-  if (message.event === "order.new") {
-    await refreshTicket(data.orderId, "newTicket");
-  } else if (message.event === "order.item.status.changed") {
-    const item = ticket && ticket.items.find((i) => i.id === data.itemId);
+const findItem = (ticket, itemId) => ticket && ticket.items.find((i) => i.id === itemId);
+
+// How each event changes the board. Events the board knows no ticket for fetch it.
+const ON_EVENT = {
+  async "order.new"(data) {
+    const ticket = await refreshTicket(data.orderId, true);
+    if (ticket && shown(ticket.items)) sound.play(ticket.priority === "RUSH" ? "rush" : "newTicket");
+  },
+  async "order.items.added"(data) {
+    const ticket = await refreshTicket(data.orderId, true);
+    if (ticket && shown(data.items)) sound.play("addOn");
+  },
+  async "order.item.status.changed"(data, ticket) {
+    const item = findItem(ticket, data.itemId);
     if (!item) return refreshTicket(data.orderId);
+    if (data.newStatus === "CANCELLED") {
+      // A void: its reason comes with the ticket.
+      if (shown([item])) sound.play("void");
+      return refreshTicket(data.orderId);
+    }
     item.status = data.newStatus;
     item.updatedAt = data.updatedAt;
     render();
-  } else if (message.event === "order.status.changed") {
+  },
+  async "order.status.changed"(data, ticket) {
     if (ACTIVE.has(data.newStatus)) {
       if (!ticket) return refreshTicket(data.orderId);
       ticket.status = data.newStatus;
     } else if (data.newStatus === "CANCELLED" && ticket) {
       // Voided: keep it on screen, struck through, long enough for the line to notice.
+      if (ticket.status !== "CANCELLED" && shown(ticket.items)) sound.play("void");
       ticket.status = "CANCELLED";
       setTimeout(() => {
         if (state.tickets.get(data.orderId) === ticket) {
@@ -152,7 +177,40 @@ async function applyEvent(message) {
       state.tickets.delete(data.orderId);
     }
     render();
-  }
+  },
+  async "order.course.fired"(data, ticket) {
+    if (!ticket) return refreshTicket(data.orderId);
+    const fired = data.itemIds.map((id) => findItem(ticket, id)).filter(Boolean);
+    if (fired.length < data.itemIds.length) return refreshTicket(data.orderId, true);
+    for (const item of fired) item.firedAt = data.firedAt;
+    if (shown(fired)) sound.play("newTicket");
+    ticket.newUntil = Date.now() + 5000;
+    render();
+  },
+  async "order.priority.changed"(data, ticket) {
+    if (!ticket) return refreshTicket(data.orderId);
+    ticket.priority = data.priority;
+    if (data.priority === "RUSH" && shown(ticket.items)) sound.play("rush");
+    render();
+  },
+  async "order.item.allergy.acknowledged"(data, ticket) {
+    const item = findItem(ticket, data.itemId);
+    if (!item) return refreshTicket(data.orderId);
+    item.allergyAcknowledgedAt = data.acknowledgedAt;
+    item.allergyAcknowledgedBy = data.acknowledgedBy;
+    render();
+  },
+  async "menu.item.availability.changed"(data) {
+    if (!applyAvailability(state, data)) await loadMenu(state);
+    render();
+  },
+};
+
+async function applyEvent(message) {
+  if (state.lastEventId !== null && Number(message.id) <= Number(state.lastEventId)) return;
+  state.lastEventId = message.id;
+  const handler = ON_EVENT[message.event];
+  if (handler) await handler(message.data, state.tickets.get(message.data.orderId));
 }
 
 function setLive(live) {
@@ -194,7 +252,18 @@ function applyItems(order) {
   render();
 }
 
+// A tap that changes a ticket: the request, then the ticket as the server has it (the event
+// brings it to the other screens).
+async function changeTicket(orderId, request) {
+  if ((await attempt(request)) !== null) enqueue(() => refreshTicket(orderId));
+}
+
 const actions = {
+  fire: (orderId, course) => changeTicket(orderId, () => api("POST", `/orders/${orderId}/fire`, { course })),
+  acknowledge: (orderId, itemId) =>
+    changeTicket(orderId, () => api("POST", `/orders/${orderId}/items/${itemId}/acknowledge-allergy`)),
+  priority: (orderId, priority) => changeTicket(orderId, () => api("POST", `/orders/${orderId}/priority`, { priority })),
+
   async advance(orderId, itemId) {
     const ticket = state.tickets.get(orderId);
     const item = ticket && ticket.items.find((i) => i.id === itemId);
@@ -236,6 +305,8 @@ function onKey(event) {
   const tickets = visibleTickets(state);
   const index = tickets.findIndex((t) => t.orderId === state.selected);
   const current = tickets[index];
+  const items = current ? shownItems(state, current) : [];
+  const item = items[state.selectedItem];
   const key = event.key;
   if (key === "ArrowRight" || key === "ArrowLeft") {
     const step = key === "ArrowRight" ? 1 : -1;
@@ -245,12 +316,20 @@ function onKey(event) {
       state.selectedItem = 0;
     }
   } else if (key === "ArrowDown" || key === "ArrowUp") {
-    if (current) {
-      const step = key === "ArrowDown" ? 1 : -1;
-      state.selectedItem = Math.min(current.items.length - 1, Math.max(0, state.selectedItem + step));
-    }
+    const step = key === "ArrowDown" ? 1 : -1;
+    state.selectedItem = Math.min(items.length - 1, Math.max(0, state.selectedItem + step));
   } else if (key === " ") {
-    if (current && current.items[state.selectedItem]) actions.advance(current.orderId, current.items[state.selectedItem].id);
+    if (item) actions.advance(current.orderId, item.id);
+  } else if (key === "f" || key === "F") {
+    const course = current && heldCourses(current)[0];
+    if (course) actions.fire(current.orderId, course);
+  } else if (key === "a" || key === "A") {
+    // The selected item's allergy, else the ticket's first one not yet acknowledged.
+    const pending = (i) => i && (i.allergies || []).length && !i.allergyAcknowledgedAt;
+    const target = pending(item) ? item : items.find(pending);
+    if (target) actions.acknowledge(current.orderId, target.id);
+  } else if (key === "p" || key === "P") {
+    if (current) actions.priority(current.orderId, current.priority === "RUSH" ? "NORMAL" : "RUSH");
   } else if (key === "Enter" || key === "b" || key === "B") {
     if (current) actions.bump(current.orderId);
   } else if (key === "r" || key === "R") {
@@ -277,6 +356,12 @@ el("station").addEventListener("change", (event) => {
 });
 el("sound").addEventListener("click", () => sound.enable().then(() => (el("sound").textContent = "Sound on")));
 el("recall").addEventListener("click", actions.recall);
+el("eighty-six-button").addEventListener("click", () => {
+  const panel = el("menu-panel");
+  panel.hidden = !panel.hidden;
+  el("eighty-six-button").setAttribute("aria-expanded", String(!panel.hidden));
+  renderMenuPanel(state, toast);
+});
 document.addEventListener("keydown", onKey);
 window.addEventListener("resize", renderOffScreen);
 setInterval(() => renderAges(state), 1000);
@@ -284,6 +369,7 @@ setInterval(() => renderAges(state), 1000);
 // For operators and tests: drop the connection and stay away for `ms` (a Wi-Fi blip).
 window.kitchenBoard = {
   state,
+  soundsPlayed: sound.played,
   dropConnection(ms = 0) {
     state.holdReconnectUntil = Date.now() + ms;
     if (state.socket) state.socket.close();

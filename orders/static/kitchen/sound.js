@@ -3,10 +3,18 @@
 
 let audio = null;
 
-// Each cue: [frequency in Hz, start in s, length in s, waveform].
-const CUES = {
+// Each cue: [frequency in Hz, start in s, length in s, waveform]. Told apart by ear across a
+// loud kitchen: a double ding, a rising run, a falling buzz, a fast siren.
+export const CUES = {
   newTicket: [[880, 0, 0.15, "sine"], [880, 0.2, 0.15, "sine"]],
+  addOn: [[660, 0, 0.1, "triangle"], [880, 0.12, 0.1, "triangle"], [1175, 0.24, 0.16, "triangle"]],
+  void: [[330, 0, 0.22, "square"], [220, 0.25, 0.35, "square"]],
+  rush: [[1320, 0, 0.08, "sawtooth"], [990, 0.1, 0.08, "sawtooth"], [1320, 0.2, 0.08, "sawtooth"],
+         [990, 0.3, 0.08, "sawtooth"], [1320, 0.4, 0.08, "sawtooth"], [990, 0.5, 0.12, "sawtooth"]],
 };
+
+// What was played, newest last (for the operator's console and the tests).
+export const played = [];
 
 export function enable() {
   audio = audio || new AudioContext();
@@ -27,5 +35,6 @@ export function play(name) {
     tone.start(now + at);
     tone.stop(now + at + length + 0.01);
   }
+  played.push(name);
   return true;
 }

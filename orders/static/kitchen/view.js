@@ -1,89 +1,24 @@
-// Drawing the board: tickets, their ages, the all-day counts. Sizes are in em of the ticket
-// text, which each screen sets for itself (textsize.js).
+// Drawing the board: tickets, their ages, the all-day and 86 strip. Sizes are in em of the
+// ticket text, which each screen sets for itself (textsize.js).
+
+import { el, node, onStation } from "./common.js";
+import { ticketCard } from "./ticket.js";
 
 const OPEN_ITEM = new Set(["PENDING", "IN_PROGRESS"]);
-const STATUS_LABEL = { PENDING: "NEW", IN_PROGRESS: "COOKING", READY: "READY", SERVED: "SERVED", CANCELLED: "VOID" };
 
-export const el = (id) => document.getElementById(id);
-
-export function node(tag, className, text) {
-  const n = document.createElement(tag);
-  if (className) n.className = className;
-  if (text !== undefined) n.textContent = text;
-  return n;
-}
-
-// The ticket number the floor calls out; before orders had one, the id's first characters
-// (what the admin shows).
-export function ticketNumber(ticket) {
-  return ticket.number != null ? "#" + ticket.number : ticket.orderId.slice(0, 8);
-}
-
-export function onStation(state, item) {
-  return !state.station || !item.station || item.station === state.station;
-}
-
+// Rush tickets first, then oldest first.
 export function visibleTickets(state) {
+  const rank = (t) => (t.priority === "RUSH" ? 0 : 1);
+  const sentAt = (t) => Date.parse(t.confirmedAt || t.createdAt);
   return [...state.tickets.values()]
     .filter((t) => t.items.some((item) => onStation(state, item)))
-    .sort((a, b) => Date.parse(a.confirmedAt || a.createdAt) - Date.parse(b.confirmedAt || b.createdAt));
+    .sort((a, b) => rank(a) - rank(b) || sentAt(a) - sentAt(b));
 }
 
 function formatAge(ms) {
   const seconds = Math.max(0, Math.floor(ms / 1000));
   const minutes = Math.floor(seconds / 60);
   return `${minutes}:${String(seconds % 60).padStart(2, "0")}`;
-}
-
-function ticketHead(ticket) {
-  const head = node("header", "ticket-head");
-  head.append(
-    node("span", "number", ticketNumber(ticket)),
-    node("span", "table", "Table " + ticket.tableName),
-    node("span", "age", "")
-  );
-  const meta = node("div", "ticket-meta");
-  if (ticket.waiterName) meta.append(node("span", "waiter", ticket.waiterName));
-  return [head, meta];
-}
-
-function itemRow(state, ticket, item, index, actions) {
-  const row = node("li", "item " + item.status);
-  row.dataset.item = item.id;
-  if (!onStation(state, item)) row.classList.add("hidden-station");
-  if (ticket.orderId === state.selected && index === state.selectedItem) row.classList.add("selected");
-  const name = node("span", "name", item.name);
-  if (item.notes) name.append(node("span", "notes", item.notes));
-  row.append(node("span", "qty", item.qty + "×"), name, node("span", "state", STATUS_LABEL[item.status] || item.status));
-  row.addEventListener("click", () => actions.advance(ticket.orderId, item.id));
-  return row;
-}
-
-function ticketCard(state, ticket, actions) {
-  const card = node("section", "ticket");
-  card.dataset.order = ticket.orderId;
-  card.tabIndex = 0;
-  if (ticket.orderId === state.selected) card.classList.add("selected");
-  if (ticket.status === "CANCELLED") card.classList.add("cancelled");
-  if (ticket.newUntil && ticket.newUntil > Date.now()) card.classList.add("new");
-  card.append(...ticketHead(ticket));
-  if (ticket.notes) card.append(node("p", "ticket-notes", ticket.notes));
-  const list = node("ul", "items");
-  ticket.items.forEach((item, index) => list.append(itemRow(state, ticket, item, index, actions)));
-  card.append(list);
-  const bump = node("button", "bump", "Bump ✓");
-  bump.type = "button";
-  bump.addEventListener("click", () => actions.bump(ticket.orderId));
-  const buttons = node("div", "ticket-actions");
-  buttons.append(bump);
-  card.append(buttons);
-  card.addEventListener("focus", () => {
-    if (state.selected !== ticket.orderId) {
-      state.selected = ticket.orderId;
-      state.selectedItem = 0;
-    }
-  });
-  return card;
 }
 
 export function render(state, actions) {
@@ -94,6 +29,7 @@ export function render(state, actions) {
   if (!tickets.length) container.append(node("p", "empty", "No open tickets"));
   renderAges(state);
   renderAllDay(state, tickets);
+  renderEightySix(state);
   renderOffScreen();
 }
 
@@ -114,7 +50,7 @@ function renderAllDay(state, tickets) {
   for (const ticket of tickets) {
     if (ticket.status === "CANCELLED") continue;
     for (const item of ticket.items) {
-      if (OPEN_ITEM.has(item.status) && onStation(state, item)) {
+      if (OPEN_ITEM.has(item.status) && item.firedAt !== null && onStation(state, item)) {
         counts.set(item.name, (counts.get(item.name) || 0) + item.qty);
       }
     }
@@ -128,6 +64,22 @@ function renderAllDay(state, tickets) {
         return row;
       })
   );
+}
+
+// Live 86 and countdown badges: every dish off the menu or counted down, on every screen.
+export function renderEightySix(state) {
+  const dishes = [...state.menu.values()]
+    .filter((dish) => !dish.available || dish.remaining != null)
+    .sort((a, b) => a.available - b.available || a.name.localeCompare(b.name));
+  el("eighty-six").replaceChildren(
+    ...dishes.map((dish) => {
+      const row = node("li", dish.available ? "countdown" : "eighty-sixed");
+      row.dataset.menuItem = dish.id;
+      row.append(node("span", "dish", dish.name), node("strong", "badge", dish.available ? dish.remaining + " left" : "86"));
+      return row;
+    })
+  );
+  el("eighty-six-strip").hidden = dishes.length === 0;
 }
 
 // Tickets pushed past the right edge: say how many, so nobody forgets them.
