@@ -11,7 +11,8 @@ export function ticketNumber(ticket) {
   return ticket.number != null ? "#" + ticket.number : ticket.orderId.slice(0, 8);
 }
 
-const held = (item) => item.status !== "CANCELLED" && !item.firedAt;
+// firedAt is null while the course is held (a ticket without the key predates courses: fired).
+const held = (item) => item.status !== "CANCELLED" && item.firedAt === null;
 const allergyPending = (item) => (item.allergies || []).length > 0 && !item.allergyAcknowledgedAt;
 const isAddOn = (ticket, item) => ticket.confirmedAt && Date.parse(item.createdAt) > Date.parse(ticket.confirmedAt);
 
