@@ -64,7 +64,8 @@ function dishRow(state, dish, redraw, onError) {
 
 export function renderMenuPanel(state, onError) {
   const panel = el("menu-panel");
-  if (panel.hidden) return;
+  // Not while someone types a count in it: the list redraws after their tap.
+  if (panel.hidden || (panel.contains(document.activeElement) && document.activeElement.tagName === "INPUT")) return;
   const redraw = () => renderMenuPanel(state, onError);
   const dishes = [...state.menu.values()].sort((a, b) => (a.station || "~").localeCompare(b.station || "~") || a.name.localeCompare(b.name));
   el("menu-list").replaceChildren(...dishes.map((dish) => dishRow(state, dish, redraw, onError)));
