@@ -394,6 +394,22 @@ class MenuItem(ChangeTrackingModel):
     def __str__(self):
         return f"{self.name} ({self.price})"
 
+    def clean(self):
+        # The same 86 rules as the kitchen's endpoint, for forms (the admin) too.
+        super().clean()
+        if self.available:
+            self.available_again_at = None
+            if self.remaining == 0:
+                raise ValidationError(
+                    {"remaining": "No portions left: give some, clear the count, or 86 the dish."}
+                )
+        elif (
+            self.available_again_at is not None
+            and self.changed("available_again_at")
+            and self.available_again_at <= timezone.now()
+        ):
+            raise ValidationError({"available_again_at": "A time in the future."})
+
 
 class ModifierGroup(models.Model):
     """A choice the guest makes for a dish: "Doneness" (exactly one), "Extras" (up to 3)."""

@@ -6,4 +6,6 @@ class RealtimeConfig(AppConfig):
     verbose_name = "Realtime events"
 
     def ready(self):
+        # The reference's receivers first: an item's status event precedes any kitchen one.
         from . import receivers  # noqa: F401 - connects the signal receivers
+        from . import kitchen_receivers  # noqa: F401
