@@ -28,6 +28,13 @@ CHROMIUM_ARGS = [
 WALL = (1920, 1080)
 TABLET = (1280, 800)
 
+# Legible from 2-3 m: item names, the smaller text under them (modifiers, allergies, void
+# reasons) and the badges; light on dark at WCAG AAA contrast.
+MIN_ITEM_PX = 28
+MIN_DETAIL_PX = 20
+MIN_BADGE_PX = 19
+MIN_CONTRAST = 7.0
+
 # Uncaught errors of the board's script in any page of the current test: a test fails on them.
 _page_errors: list[str] = []
 
@@ -100,3 +107,43 @@ def open_board(browser, server, email, viewport=TABLET):
 
 def ticket(page, order_id):
     return page.locator(f'.ticket[data-order="{order_id}"]')
+
+
+# Geometry and computed styles, as the browser laid them out.
+_MEASURE = """() => {
+  const luminance = (css) => {
+    const [r, g, b] = css.match(/[\\d.]+/g).slice(0, 3).map((v) => {
+      const c = Number(v) / 255;
+      return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const contrast = (a, b) => {
+    const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+    return (hi + 0.05) / (lo + 0.05);
+  };
+  const inView = (r) => r.top >= 0 && r.left >= 0 && r.bottom <= innerHeight && r.right <= innerWidth;
+  const all = (selector) => [...document.querySelectorAll(selector)];
+  const smallest = (selector) => {
+    const sizes = all(selector).map((n) => parseFloat(getComputedStyle(n).fontSize));
+    return sizes.length ? Math.min(...sizes) : null;
+  };
+  const cards = all('.ticket');
+  const more = document.getElementById('more');
+  return {
+    tickets: cards.length,
+    fullyVisible: cards.filter((c) => inView(c.getBoundingClientRect())).length,
+    pageScrolls: document.documentElement.scrollHeight > innerHeight,
+    itemPx: smallest('.ticket .item .name'),
+    detailPx: smallest('.ticket .modifiers li, .ticket .allergy, .ticket .void-reason, .ticket-meta'),
+    badgePx: smallest('.ticket .item .state, .ticket .badge, .ticket-meta .priority'),
+    contrast: Math.min(...all('.ticket .item:not(.held):not(.CANCELLED) .name').map((n) =>
+      contrast(getComputedStyle(n).color, getComputedStyle(n.closest('.ticket')).backgroundColor))),
+    more: more.hidden ? null : more.textContent,
+  };
+}"""
+
+
+def measure(page) -> dict:
+    """What a cook 2-3 m away gets: tickets fully in view, smallest text sizes, contrast."""
+    return page.evaluate(_MEASURE)

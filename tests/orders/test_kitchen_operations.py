@@ -13,7 +13,10 @@ from playwright.sync_api import expect
 from orders.models import ModifierGroup, ModifierOption
 
 from ..factories import MenuItemFactory
-from ._kitchen_support import DOCS, TABLET, WALL, Pos, browser, kitchen, open_board, ticket  # noqa: F401
+from ._kitchen_support import (  # noqa: F401 (fixtures)
+    DOCS, MIN_BADGE_PX, MIN_CONTRAST, MIN_DETAIL_PX, MIN_ITEM_PX, TABLET, WALL, Pos, browser,
+    kitchen, measure, open_board, ticket,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
@@ -97,10 +100,9 @@ def test_modifiers_allergy_acknowledged_and_course_held_then_fired(service, brow
 
     # Allergies flagged; the one the dish contains in red.
     soup_row, salad_row = item_row(screen, soup["id"]), item_row(screen, salad["id"])
-    assert "allergy-pending" in soup_row.get_attribute("class") and "allergy-conflict" in soup_row.get_attribute("class")
+    expect(soup_row).to_have_class(re.compile(r"\ballergy-pending\b.*\ballergy-conflict\b"))
     assert soup_row.locator(".allergen.conflict").inner_text() == "milk"
-    red = soup_row.locator(".allergen.conflict").evaluate("n => getComputedStyle(n).backgroundColor")
-    assert red == "rgb(255, 90, 95)"
+    expect(soup_row.locator(".allergen.conflict")).to_have_css("background-color", "rgb(255, 90, 95)")
     assert salad_row.locator(".allergen.conflict").count() == 0
 
     # Not acknowledged: the tap to start it is refused, nothing moves.
@@ -119,15 +121,13 @@ def test_modifiers_allergy_acknowledged_and_course_held_then_fired(service, brow
 
     # The mains (course 2) are held: greyed, under a heading with a fire tap.
     burger_row = item_row(screen, burger["id"])
-    assert "held" in burger_row.get_attribute("class")
-    assert burger_row.evaluate("n => getComputedStyle(n).opacity") == "0.5"
+    expect(burger_row).to_have_class(re.compile(r"\bheld\b"))
+    expect(burger_row).to_have_css("opacity", "0.5")
     heading = card.locator('.course-heading[data-course="2"]')
     assert "held" in heading.inner_text().lower() and heading.locator("button.fire").is_visible()
     burger_row.locator(".name").click()
     expect(screen.locator("#toast")).to_contain_text("held", timeout=3000)
     assert items_by_name(cook, order_id)["Burger"]["status"] == "PENDING"
-    screen.screenshot(path=str(DOCS / "kitchen-operations-1920x1080.png"))
-    other_screen.screenshot(path=str(DOCS / "kitchen-operations-1280x800.png"))
     # F (bump bar) fires it on this screen; the other screen sees it fired.
     screen.keyboard.press("f")
     expect(item_row(other_screen, burger["id"])).not_to_have_class(re.compile(r"\bheld\b"), timeout=3000)
@@ -153,7 +153,7 @@ def test_add_on_void_and_rush_on_the_same_ticket_each_with_its_sound(service, br
     added = waiter.call("POST", f"/orders/{order_id}/items", add(menu["lemonade"], 2), expect=201)
     expect(item_row(screen, added["id"])).to_have_count(1, timeout=3000)
     assert screen.locator(".ticket").count() == 1
-    assert "add-on" in item_row(screen, added["id"]).get_attribute("class")
+    expect(item_row(screen, added["id"])).to_have_class(re.compile(r"\badd-on\b"))
     assert "ADD-ON" in item_row(screen, added["id"]).inner_text()
     steak = next(i for i in waiter.call("GET", f"/orders/{order_id}")["items"] if i["name"] == "Steak")
     assert "ADD-ON" not in item_row(screen, steak["id"]).inner_text()
@@ -164,7 +164,7 @@ def test_add_on_void_and_rush_on_the_same_ticket_each_with_its_sound(service, br
                 {"status": "CANCELLED", "reason": "guest changed their mind"})
     voided = item_row(screen, steak["id"])
     expect(voided.locator(".void-reason")).to_have_text("Void: guest changed their mind", timeout=3000)
-    assert "line-through" in voided.locator(".name").evaluate("n => getComputedStyle(n).textDecorationLine")
+    expect(voided.locator(".name")).to_have_css("text-decoration-line", "line-through")
     screen.wait_for_function("kitchenBoard.soundsPlayed.at(-1) === 'void'", timeout=3000)
 
     # Rush: a second, older-looking order is overtaken; the rush ticket goes first, marked.
@@ -173,7 +173,7 @@ def test_add_on_void_and_rush_on_the_same_ticket_each_with_its_sound(service, br
     ticket(screen, later).wait_for(timeout=5000)
     waiter.call("POST", f"/orders/{later}/priority", {"priority": "RUSH"})
     expect(ticket(screen, later).locator(".priority")).to_have_text("RUSH", timeout=3000)
-    assert screen.locator(".ticket").first.get_attribute("data-order") == later
+    expect(screen.locator(".ticket").first).to_have_attribute("data-order", later)
     screen.wait_for_function("kitchenBoard.soundsPlayed.at(-1) === 'rush'", timeout=3000)
     # Four cues, four different sounds.
     cues = screen.evaluate("""async () => {
@@ -214,7 +214,6 @@ def test_86_on_one_screen_is_seen_on_another_and_stops_the_pos(service, browser)
     expect(row.locator(".dish-status")).to_have_text("3 left")
     waiter.call("POST", f"/orders/{order_id}/items", add(menu["steak"], 2), expect=201)
     expect(line.locator(f'#eighty-six li[data-menu-item="{steak_id}"] .badge')).to_have_text("1 left", timeout=3000)
-    line.screenshot(path=str(DOCS / "kitchen-86-1920x1080.png"))
 
 
 def test_station_screens_leave_unrouted_items_to_their_own_heading(service, browser):
@@ -240,3 +239,40 @@ def test_station_screens_leave_unrouted_items_to_their_own_heading(service, brow
     page.wait_for_selector("#connection.live", timeout=10000)
     assert page.locator("#station").input_value() == "__unrouted__", "the screen keeps its station"
     expect(ticket(page, order_id).locator(".item .name")).to_have_text(["Fries"])
+
+
+def test_a_dinner_service_is_legible_on_a_wall_screen_and_a_tablet(service, browser):
+    floor, server, menu = service
+    waiter, cook = Pos(server, floor.waiter.email), Pos(server, floor.kitchen.email)
+    session = str(floor.session.pk)
+    mains = waiter.order(session, [
+        add(menu["soup"], allergies=["milk"]),
+        add(menu["burger"], 2, seat=2, modifiers=[{"optionId": str(menu["medium"].pk)},
+                                                    {"optionId": str(menu["bacon"].pk)}, {"name": "no onion"}]),
+    ])
+    rush = waiter.order(session, [add(menu["steak"], 1, course=1, modifiers=[{"name": "rare"}]), add(menu["lemonade"], 2)])
+    changed = waiter.order(session, [add(menu["salad"]), ("Fries", 2)])
+    plain = [waiter.order(session, [add(menu["soup"], 2), add(menu["lemonade"])]) for _ in range(3)]
+    for order_id in (mains, rush, changed, *plain):
+        waiter.confirm(order_id)
+    waiter.call("POST", f"/orders/{rush}/priority", {"priority": "RUSH"})
+    waiter.call("POST", f"/orders/{changed}/items", add(menu["steak"], 1, course=1), expect=201)
+    fries = items_by_name(waiter, changed)["Fries"]
+    waiter.call("POST", f"/orders/{changed}/items/{fries['id']}/status", {"status": "CANCELLED", "reason": "kitchen out of oil"})
+    cook.call("POST", f"/menu-items/{menu['lemonade'].pk}/availability", {"available": False})
+    cook.call("POST", f"/menu-items/{menu['salad'].pk}/availability", {"available": True, "remaining": 4})
+
+    for size, name in ((WALL, "1920x1080"), (TABLET, "1280x800")):
+        page = open_board(browser, server, floor.kitchen.email, viewport=size)
+        page.wait_for_function("document.querySelectorAll('.ticket').length === 6", timeout=10000)
+        expect(page.locator("#eighty-six li")).to_have_count(2)
+        seen = measure(page)
+        assert seen["itemPx"] >= MIN_ITEM_PX and seen["detailPx"] >= MIN_DETAIL_PX, seen
+        assert seen["badgePx"] >= MIN_BADGE_PX and seen["contrast"] >= MIN_CONTRAST, seen
+        assert not seen["pageScrolls"], seen
+        # Everything at once on the wall screen; on the tablet, what does not fit is announced.
+        assert seen["fullyVisible"] == 6 if size == WALL else seen["fullyVisible"] >= 3, seen
+        hidden = 6 - seen["fullyVisible"]
+        assert seen["more"] == (f"+{hidden} more →" if hidden else None), seen
+        expect(page.locator(".ticket").first).to_have_attribute("data-order", rush)
+        page.screenshot(path=str(DOCS / f"kitchen-operations-{name}.png"), animations="disabled")
