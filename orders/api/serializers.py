@@ -6,6 +6,7 @@ Output serializers render models; input serializers only validate shape. Rules l
 
 from datetime import UTC
 
+from djangorestframework_camel_case.util import camelize
 from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -242,6 +243,24 @@ class ModifierInputSerializer(serializers.Serializer):
         return attrs
 
 
+def _messages(detail, prefix="") -> list[str]:
+    """Nested errors (one modifier's field) as plain messages naming the camelCase field:
+    problem details map each top-level field to a list of strings."""
+    if isinstance(detail, dict):
+        return [
+            m for key, value in detail.items()
+            for m in _messages(value, prefix if key == "non_field_errors" else (
+                f"{prefix}#{int(key) + 1} " if str(key).isdigit()
+                else f"{prefix}{camelize({key: 0}).popitem()[0]}: "
+            ))
+        ]
+    if isinstance(detail, list):
+        if all(isinstance(d, str) for d in detail):
+            return [f"{prefix}{d}" for d in detail]
+        return [m for i, d in enumerate(detail) for m in _messages(d, f"{prefix}#{i + 1} ")]
+    return [f"{prefix}{detail}"]
+
+
 class OrderItemCreateSerializer(serializers.Serializer):
     menu_item_id = StrictUUIDField(required=False, allow_null=True)
     name = serializers.CharField(max_length=200, required=False)
@@ -255,6 +274,15 @@ class OrderItemCreateSerializer(serializers.Serializer):
     )
     seat = serializers.IntegerField(min_value=1, max_value=100, required=False, allow_null=True)
     allergies = allergen_list(required=False, help_text="Allergens the guest declared for this dish.")
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if isinstance(exc.detail, dict):
+                for field, detail in exc.detail.items():
+                    exc.detail[field] = _messages(detail)
+            raise
 
     def validate(self, attrs):
         from_menu = attrs.get("menu_item_id") is not None
