@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 from orders.models import ModifierGroup, ModifierOption
 
 from ..factories import MenuItemFactory
+from ..live import ARTIFACTS
 from ._kitchen_support import (  # noqa: F401 (fixtures)
     DOCS, MIN_BADGE_PX, MIN_CONTRAST, MIN_DETAIL_PX, MIN_ITEM_PX, TABLET, WALL, Pos, browser,
     kitchen, measure, open_board, ticket,
@@ -199,9 +200,13 @@ def test_86_on_one_screen_is_seen_on_another_and_stops_the_pos(service, browser)
 
     line.click("#eighty-six-button")
     row = line.locator(f'.dish-row[data-menu-item="{steak_id}"]')
+    row.locator("input.until").fill("23:59")
     row.locator("button.toggle-86").click()
-    expect(expo.locator(f'#eighty-six li[data-menu-item="{steak_id}"] .badge')).to_have_text("86", timeout=3000)
-    expect(ticket(expo, order_id).locator(".badge.eighty-six")).to_have_text("86")
+    expect(expo.locator(f'#eighty-six li[data-menu-item="{steak_id}"] .badge')).to_have_text(
+        re.compile(r"^86 until (23:59|11:59\sPM)$"), timeout=3000)
+    expect(ticket(expo, order_id).locator(".badge.eighty-six")).to_contain_text("86 until")
+    dish = next(d for d in waiter.call("GET", "/menu-items")["results"] if d["id"] == steak_id)
+    assert dish["available"] is False and dish["availableAgainAt"] is not None
     status, problem = server.request("POST", f"/api/v1/orders/{order_id}/items", add(menu["steak"]), waiter.token)
     assert status == 409 and problem["type"].endswith("item-unavailable"), problem
 
@@ -214,6 +219,9 @@ def test_86_on_one_screen_is_seen_on_another_and_stops_the_pos(service, browser)
     expect(row.locator(".dish-status")).to_have_text("3 left")
     waiter.call("POST", f"/orders/{order_id}/items", add(menu["steak"], 2), expect=201)
     expect(line.locator(f'#eighty-six li[data-menu-item="{steak_id}"] .badge')).to_have_text("1 left", timeout=3000)
+    line.screenshot(path=str(ARTIFACTS / "kitchen-86-panel.png"))
+    line.click("#menu-panel-close")
+    expect(line.locator("#menu-panel")).to_be_hidden()
 
 
 def test_station_screens_leave_unrouted_items_to_their_own_heading(service, browser):

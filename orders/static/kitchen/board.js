@@ -310,12 +310,14 @@ el("station").addEventListener("change", (event) => {
 });
 el("sound").addEventListener("click", () => sound.enable().then(() => (el("sound").textContent = "Sound on")));
 el("recall").addEventListener("click", actions.recall);
-el("eighty-six-button").addEventListener("click", () => {
+function toggleMenuPanel() {
   const panel = el("menu-panel");
   panel.hidden = !panel.hidden;
   el("eighty-six-button").setAttribute("aria-expanded", String(!panel.hidden));
   renderMenuPanel(state, toast);
-});
+}
+el("eighty-six-button").addEventListener("click", toggleMenuPanel);
+el("menu-panel-close").addEventListener("click", toggleMenuPanel);
 document.addEventListener("keydown", bumpBar(state, actions, render));
 window.addEventListener("resize", renderOffScreen);
 setInterval(() => renderAges(state), 1000);

@@ -16,6 +16,25 @@ export async function loadMenu(state) {
   state.menu = menu;
 }
 
+// "86", "86 until 18:30", "3 left", or null for a dish on the menu and not counted.
+export function availabilityLabel(dish) {
+  if (!dish.available) {
+    if (!dish.availableAgainAt) return "86";
+    const at = new Date(dish.availableAgainAt);
+    return "86 until " + at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  }
+  return dish.remaining != null ? dish.remaining + " left" : null;
+}
+
+// The next time the screen's clock shows `hhmm` ("18:30"): today, or tomorrow if past.
+function nextTimeOfDay(hhmm) {
+  const [hours, minutes] = hhmm.split(":").map(Number);
+  const at = new Date();
+  at.setHours(hours, minutes, 0, 0);
+  if (at <= new Date()) at.setDate(at.getDate() + 1);
+  return at.toISOString();
+}
+
 export function applyAvailability(state, data) {
   const dish = state.menu.get(data.menuItemId);
   if (!dish) return false;
@@ -37,11 +56,18 @@ function dishRow(state, dish, redraw, onError) {
   row.dataset.menuItem = dish.id;
   const label = node("span", "dish-name", dish.name);
   if (dish.station) label.append(node("span", "dish-station", dish.station));
-  const status = node("span", "dish-status", dish.available ? (dish.remaining != null ? dish.remaining + " left" : "on") : "86");
+  const status = node("span", "dish-status", availabilityLabel(dish) || "on");
   const change = (body) => setAvailability(state, dish, body, onError).then(redraw);
+  const until = node("input", "until");
+  until.type = "time";
+  until.title = "86 until (empty: until put back on)";
+  until.setAttribute("aria-label", "86 " + dish.name + " until");
   const toggle = node("button", "toggle-86", dish.available ? "86 it" : "Back on");
   toggle.type = "button";
-  toggle.addEventListener("click", () => change(dish.available ? { available: false } : { available: true, remaining: null }));
+  toggle.addEventListener("click", () => {
+    if (!dish.available) return change({ available: true, remaining: null });
+    change({ available: false, availableAgainAt: until.value ? nextTimeOfDay(until.value) : null });
+  });
   const count = node("input", "count");
   count.type = "number";
   count.min = "0";
@@ -52,13 +78,15 @@ function dishRow(state, dish, redraw, onError) {
   setCount.addEventListener("click", () => {
     if (count.value !== "") change({ available: Number(count.value) > 0, remaining: Number(count.value) });
   });
-  row.append(label, status, toggle, count, setCount);
+  const controls = node("div", "dish-controls");
+  controls.append(...(dish.available ? [node("span", "until-label", "until"), until] : []), toggle, count, setCount);
   if (dish.remaining != null) {
     const stop = node("button", "stop-count", "No count");
     stop.type = "button";
     stop.addEventListener("click", () => change({ available: dish.available, remaining: null }));
-    row.append(stop);
+    controls.append(stop);
   }
+  row.append(label, status, controls);
   return row;
 }
 

@@ -2,6 +2,7 @@
 // each with its modifiers, allergies, add-on / void / 86 marks. Taps call `actions`.
 
 import { node, onStation, UNROUTED } from "./common.js";
+import { availabilityLabel } from "./menu.js";
 
 const STATUS_LABEL = { PENDING: "NEW", IN_PROGRESS: "COOKING", READY: "READY", SERVED: "SERVED", CANCELLED: "VOID" };
 
@@ -68,10 +69,8 @@ function allergyLine(ticket, item, actions) {
 
 function availabilityBadge(state, item) {
   const dish = item.menuItemId && state.menu.get(item.menuItemId);
-  if (!dish || item.status !== "PENDING") return null;
-  if (!dish.available) return node("span", "badge eighty-six", "86");
-  if (dish.remaining != null) return node("span", "badge countdown", dish.remaining + " left");
-  return null;
+  const label = dish && item.status === "PENDING" && availabilityLabel(dish);
+  return label ? node("span", "badge " + (dish.available ? "countdown" : "eighty-six"), label) : null;
 }
 
 function itemRow(state, ticket, item, selected, actions) {

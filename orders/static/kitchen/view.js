@@ -2,6 +2,7 @@
 // ticket text, which each screen sets for itself (textsize.js).
 
 import { el, node, onStation } from "./common.js";
+import { availabilityLabel } from "./menu.js";
 import { ticketCard } from "./ticket.js";
 
 const OPEN_ITEM = new Set(["PENDING", "IN_PROGRESS"]);
@@ -75,7 +76,7 @@ export function renderEightySix(state) {
     ...dishes.map((dish) => {
       const row = node("li", dish.available ? "countdown" : "eighty-sixed");
       row.dataset.menuItem = dish.id;
-      row.append(node("span", "dish", dish.name), node("strong", "badge", dish.available ? dish.remaining + " left" : "86"));
+      row.append(node("span", "dish", dish.name), node("strong", "badge", availabilityLabel(dish)));
       return row;
     })
   );
