@@ -70,8 +70,8 @@ def enable_sound(page):
     expect(page.locator("#sound")).to_have_text("Sound on")
 
 
-def sounds(page):
-    return page.evaluate("[...kitchenBoard.soundsPlayed]")
+def wait_for_sound(page, cue):
+    page.wait_for_function(f"kitchenBoard.soundsPlayed.at(-1) === '{cue}'", timeout=3000)
 
 
 def test_modifiers_allergy_acknowledged_and_course_held_then_fired(service, browser):
@@ -148,7 +148,7 @@ def test_add_on_void_and_rush_on_the_same_ticket_each_with_its_sound(service, br
     waiter.confirm(order_id)
     card = ticket(screen, order_id)
     card.wait_for(timeout=5000)
-    assert sounds(screen)[-1] == "newTicket"
+    wait_for_sound(screen, "newTicket")
 
     # An add-on arrives on the same ticket, marked as such.
     added = waiter.call("POST", f"/orders/{order_id}/items", add(menu["lemonade"], 2), expect=201)
@@ -158,7 +158,7 @@ def test_add_on_void_and_rush_on_the_same_ticket_each_with_its_sound(service, br
     assert "ADD-ON" in item_row(screen, added["id"]).inner_text()
     steak = next(i for i in waiter.call("GET", f"/orders/{order_id}")["items"] if i["name"] == "Steak")
     assert "ADD-ON" not in item_row(screen, steak["id"]).inner_text()
-    screen.wait_for_function("kitchenBoard.soundsPlayed.at(-1) === 'addOn'", timeout=3000)
+    wait_for_sound(screen, "addOn")
 
     # A void after sending: struck through, with its reason.
     waiter.call("POST", f"/orders/{order_id}/items/{steak['id']}/status",
@@ -166,7 +166,7 @@ def test_add_on_void_and_rush_on_the_same_ticket_each_with_its_sound(service, br
     voided = item_row(screen, steak["id"])
     expect(voided.locator(".void-reason")).to_have_text("Void: guest changed their mind", timeout=3000)
     expect(voided.locator(".name")).to_have_css("text-decoration-line", "line-through")
-    screen.wait_for_function("kitchenBoard.soundsPlayed.at(-1) === 'void'", timeout=3000)
+    wait_for_sound(screen, "void")
 
     # Rush: a second, older-looking order is overtaken; the rush ticket goes first, marked.
     later = waiter.order(str(floor.session.pk), [("Tea", 1)])
@@ -175,8 +175,10 @@ def test_add_on_void_and_rush_on_the_same_ticket_each_with_its_sound(service, br
     waiter.call("POST", f"/orders/{later}/priority", {"priority": "RUSH"})
     expect(ticket(screen, later).locator(".priority")).to_have_text("RUSH", timeout=3000)
     expect(screen.locator(".ticket").first).to_have_attribute("data-order", later)
-    screen.wait_for_function("kitchenBoard.soundsPlayed.at(-1) === 'rush'", timeout=3000)
-    # Four cues, four different sounds.
+    wait_for_sound(screen, "rush")
+    # One cue per change (the first is the tap that enabled sound), four different sounds.
+    assert screen.evaluate("[...kitchenBoard.soundsPlayed]") == [
+        "newTicket", "newTicket", "addOn", "void", "newTicket", "rush"]
     cues = screen.evaluate("""async () => {
       const { CUES } = await import('/static/kitchen/sound.js');
       return ['newTicket', 'addOn', 'void', 'rush'].map((name) => JSON.stringify(CUES[name]));
