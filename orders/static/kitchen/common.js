@@ -11,6 +11,18 @@ export function node(tag, className, text) {
   return n;
 }
 
+// A tap target inside a tappable row: the tap is the button's only.
+export function button(className, text, title, onTap) {
+  const b = node("button", className, text);
+  b.type = "button";
+  if (title) b.title = title;
+  b.addEventListener("click", (event) => {
+    event.stopPropagation();
+    onTap();
+  });
+  return b;
+}
+
 // An item is on this screen when the screen shows every station, or the item's station
 // (items with no station have their own "unrouted" choice, not every screen).
 export function onStation(state, item) {

@@ -2,7 +2,7 @@
 // down. Every screen follows menu.item.availability.changed.
 
 import { api } from "./api.js";
-import { el, node } from "./common.js";
+import { button, el, node } from "./common.js";
 
 export async function loadMenu(state) {
   const menu = new Map();
@@ -62,9 +62,7 @@ function dishRow(state, dish, redraw, onError) {
   until.type = "time";
   until.title = "86 until (empty: until put back on)";
   until.setAttribute("aria-label", "86 " + dish.name + " until");
-  const toggle = node("button", "toggle-86", dish.available ? "86 it" : "Back on");
-  toggle.type = "button";
-  toggle.addEventListener("click", () => {
+  const toggle = button("toggle-86", dish.available ? "86 it" : "Back on", null, () => {
     if (!dish.available) return change({ available: true, remaining: null });
     change({ available: false, availableAgainAt: until.value ? nextTimeOfDay(until.value) : null });
   });
@@ -73,18 +71,13 @@ function dishRow(state, dish, redraw, onError) {
   count.min = "0";
   count.placeholder = "left";
   count.setAttribute("aria-label", "Portions left of " + dish.name);
-  const setCount = node("button", "set-count", "Count");
-  setCount.type = "button";
-  setCount.addEventListener("click", () => {
+  const setCount = button("set-count", "Count", null, () => {
     if (count.value !== "") change({ available: Number(count.value) > 0, remaining: Number(count.value) });
   });
   const controls = node("div", "dish-controls");
   controls.append(...(dish.available ? [node("span", "until-label", "until"), until] : []), toggle, count, setCount);
   if (dish.remaining != null) {
-    const stop = node("button", "stop-count", "No count");
-    stop.type = "button";
-    stop.addEventListener("click", () => change({ available: dish.available, remaining: null }));
-    controls.append(stop);
+    controls.append(button("stop-count", "No count", null, () => change({ available: dish.available, remaining: null })));
   }
   row.append(label, status, controls);
   return row;

@@ -1,7 +1,7 @@
 // One ticket card: head (number, table, waiter, age, priority), then its items by course,
 // each with its modifiers, allergies, add-on / void / 86 marks. Taps call `actions`.
 
-import { node, onStation, UNROUTED } from "./common.js";
+import { button, node, onStation, UNROUTED } from "./common.js";
 import { availabilityLabel } from "./menu.js";
 
 const STATUS_LABEL = { PENDING: "NEW", IN_PROGRESS: "COOKING", READY: "READY", SERVED: "SERVED", CANCELLED: "VOID" };
@@ -29,17 +29,6 @@ export function shownItems(state, ticket) {
 
 export function heldCourses(ticket) {
   return [...new Set(ticket.items.filter(held).map((item) => item.course || 1))].sort((a, b) => a - b);
-}
-
-function button(className, text, title, onTap) {
-  const b = node("button", className, text);
-  b.type = "button";
-  if (title) b.title = title;
-  b.addEventListener("click", (event) => {
-    event.stopPropagation();
-    onTap();
-  });
-  return b;
 }
 
 function head(ticket, actions) {
