@@ -2,7 +2,8 @@
 
 Pure checks, no writes: `orders.services.order_item_add` calls `resolve` before it changes
 anything. A menu item's group limits and unknown or repeated options are bad input (400);
-an option that is 86'd is a conflict with the current state (409 `item-unavailable`).
+an option that is not the dish's is not found (404, as an unknown `menuItemId`); an option
+that is 86'd is a conflict with the current state (409 `item-unavailable`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 
-from .errors import ItemUnavailable
+from .errors import ItemUnavailable, NotFound
 from .models import MAX_MODIFIERS_PER_ITEM, MAX_PRICE_DELTA, MenuItem, canonical_allergens
 
 
@@ -48,11 +49,13 @@ def resolve(menu_item: MenuItem | None, requested: list[dict]) -> Chosen:
         if option_id is None:
             copied.append(_free_form(entry))
             continue
-        if menu_item is None:
-            _refuse("optionId needs a menuItemId: free-form items take free-form modifiers only.")
         found = options.get(str(option_id))
         if found is None:
-            _refuse(f"{option_id} is not an option of {menu_item.name}.")
+            raise NotFound(
+                f"Modifier option {option_id} not found"
+                + (f" among the options of {menu_item.name}." if menu_item else
+                   ": a free-form item (no menuItemId) takes free-form modifiers only.")
+            )
         group, option = found
         if option in chosen_options:
             _refuse(f"{option.name} is chosen twice.")

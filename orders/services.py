@@ -22,6 +22,7 @@ from .errors import (
     CourseHeld,
     Forbidden,
     IllegalTransition,
+    InvalidInput,
     ItemUnavailable,
     NotFound,
     OrderLimitExceeded,
@@ -407,7 +408,10 @@ def order_item_add(
     )
     _validated(item, exclude=["order", "menu_item", "allergy_acknowledged_by"])
     if item.unit_price + item.modifiers_price < 0:
-        raise ValidationError({"modifiers": ["The modifiers take the price below zero."]})
+        raise InvalidInput(
+            "The modifiers take the price below zero.",
+            errors={"modifiers": ["The modifiers take the price below zero."]},
+        )
     _require_within_bounds(lines, line_total=item.line_total)
     if order.status != OrderStatus.DRAFT and _fires_at_once(lines, course):
         item.fired_at = now
@@ -573,7 +577,9 @@ def item_set_status(
     if status not in ItemStatus.values:
         raise ValidationError({"status": [f"Unknown item status {status!r}."]})
     if reason and status != ItemStatus.CANCELLED:
-        raise ValidationError({"reason": ["A reason goes with CANCELLED only."]})
+        raise InvalidInput(
+            "A reason goes with CANCELLED only.", errors={"reason": ["Only with CANCELLED."]}
+        )
     # The order row is the lock: moves of different items of one order serialise, so the
     # derived order status is computed from a consistent set of items.
     order = _lock_order(actor, item.order_id)
@@ -713,12 +719,16 @@ def _set_availability(menu_item: MenuItem, *, available, remaining, available_ag
         menu_item.remaining = remaining
     if available and menu_item.remaining == 0:
         if remaining is not UNSET:
-            raise ValidationError({"remaining": ["An available dish has portions left."]})
+            raise InvalidInput(
+                "An available dish has portions left: remaining 0 goes with available false.",
+                errors={"remaining": ["An available dish has portions left."]},
+            )
         menu_item.remaining = None  # back on, no longer counted
     if available_again_at is not UNSET:
         if available_again_at is not None and (available or available_again_at <= now):
-            raise ValidationError(
-                {"available_again_at": ["A time in the future, with available false."]}
+            raise InvalidInput(
+                "availableAgainAt is a time in the future, with available false.",
+                errors={"available_again_at": ["A time in the future, with available false."]},
             )
         menu_item.available_again_at = available_again_at
     menu_item.available = bool(available) and menu_item.remaining != 0

@@ -261,6 +261,22 @@ def _messages(detail, prefix="") -> list[str]:
     return [f"{prefix}{detail}"]
 
 
+class ModifierInputSchema(OpenApiSerializerExtension):
+    """The schema says what `ModifierInputSerializer.validate` enforces: an option by
+    `optionId` alone, or a free-form `name` with an optional `priceDelta`."""
+
+    target_class = ModifierInputSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        schema["oneOf"] = [
+            {"title": "A menu option", "required": ["optionId"],
+             "not": {"anyOf": [{"required": ["name"]}, {"required": ["priceDelta"]}]}},
+            {"title": "Free-form", "required": ["name"], "not": {"required": ["optionId"]}},
+        ]
+        return schema
+
+
 class OrderItemCreateSerializer(serializers.Serializer):
     menu_item_id = StrictUUIDField(required=False, allow_null=True)
     name = serializers.CharField(max_length=200, required=False)

@@ -105,6 +105,8 @@ def _point_at(case, floor, data) -> None:
         path["session_id"] = str(floor.session.pk)
     if "table_id" in path:
         path["table_id"] = str(floor.table.pk)
+    if "menu_item_id" in path:
+        path["menu_item_id"] = str(floor.menu_item.pk)
     if isinstance(case.body, dict):
         if "tableSessionId" in case.body:
             case.body["tableSessionId"] = str(floor.session.pk)
@@ -191,6 +193,7 @@ def test_no_api_operation_answers_without_credentials(db):
     ids = {
         "order_id": order.pk, "item_id": floor.items[order.pk][0],
         "session_id": floor.session.pk, "table_id": floor.table.pk,
+        "menu_item_id": floor.menu_item.pk,
     }
     for path, methods in schema.raw_schema["paths"].items():
         for method in methods:

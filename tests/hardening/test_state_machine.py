@@ -7,10 +7,18 @@ real services; after every step:
 
 - the order status is `derive_order_status` of its items (confirmed orders), and every status
   in the database is the model's;
-- each order's total (as the API renders it) is the sum of its non-cancelled lines;
+- each order's total (as the API renders it) is the sum of its non-cancelled lines, each
+  qty × (price + its modifiers' deltas);
+- no held item (course not fired) and no item with unacknowledged allergies was ever
+  started; fired courses, acknowledgements, void reasons, priorities and the dish's 86 state
+  are the model's;
 - the restaurant's outbox holds exactly the events the committed moves should have produced,
   in order, with consecutive ids and the right payloads; a refused move produced nothing, and
   no event ever lands in another restaurant.
+
+Kitchen moves (CONTRACT.md, "Kitchen operations"): add-ons after sending (with courses,
+declared allergies, free-form modifiers, and a dish counted down portion by portion), fire,
+acknowledge, void with a reason, priority and 86.
 
 The concurrent variant (PostgreSQL) adds steps where two screens move items of one order at
 the same moment, each from the status it saw: when both target the same item exactly one
@@ -26,6 +34,7 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.core.exceptions import ValidationError
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -39,9 +48,19 @@ from hypothesis.stateful import (
 
 from orders import services
 from orders.api.serializers import OrderSerializer
-from orders.errors import Conflict, DomainError, Forbidden, IllegalTransition, NotFound
+from orders.errors import (
+    AllergyUnacknowledged,
+    Conflict,
+    CourseHeld,
+    DomainError,
+    Forbidden,
+    IllegalTransition,
+    InvalidInput,
+    ItemUnavailable,
+    NotFound,
+)
 from orders.models import ItemStatus as I
-from orders.models import Order, OrderItem
+from orders.models import MenuItem, Order, OrderItem
 from orders.models import OrderStatus as O
 from orders.models import Role
 from realtime.models import OutboxEvent
@@ -73,13 +92,26 @@ def contract_status(item_statuses) -> str:
     return O.CONFIRMED
 
 
-def move_refusal(role, order_status, current, target):
+def move_refusal(role, order_status, current, target, line=None):
     """The exception a single item move must raise, or None when it is allowed."""
     pair = (current, target)
     if pair not in KITCHEN_MOVES | FLOOR_MOVES or order_status not in ACTIVE:
         return IllegalTransition
     allowed = {Role.KITCHEN, Role.MANAGER} if pair in KITCHEN_MOVES else {Role.WAITER, Role.MANAGER}
-    return None if role in allowed else Forbidden
+    if role not in allowed:
+        return Forbidden
+    if line is not None and pair == (I.PENDING, I.IN_PROGRESS):
+        return start_refusal(line)
+    return None
+
+
+def start_refusal(line):
+    """Nothing starts before its course is fired, nor with unacknowledged allergies."""
+    if not line.fired:
+        return CourseHeld
+    if line.allergies and not line.acked:
+        return AllergyUnacknowledged
+    return None
 
 
 @dataclass
@@ -89,16 +121,44 @@ class Line:
     qty: int
     price: Decimal
     status: str = I.PENDING
+    course: int = 1
+    fired: bool = False
+    allergies: tuple = ()
+    acked: bool = False
+    deltas: Decimal = Decimal("0.00")  # Σ priceDelta of its modifiers
+    dish: bool = False  # the counted menu dish, not free-form
+    void_reason: str = ""
+
+    @property
+    def live(self):
+        return self.status != I.CANCELLED
 
 
 @dataclass
 class ModelOrder:
     id: str
     status: str = O.DRAFT
+    priority: str = "NORMAL"
     lines: dict = field(default_factory=dict)  # id -> Line, in the order they were added
 
     def item_statuses(self):
         return [line.status for line in self.lines.values()]
+
+    def fires_at_once(self, course):
+        """An add-on fires at once when its course already did, or when it is the lowest."""
+        live = [line for line in self.lines.values() if line.live]
+        return any(l.course == course and l.fired for l in live) or all(course <= l.course for l in live)
+
+
+@dataclass
+class Dish:
+    """The 86 state of the one menu dish the machine orders."""
+
+    available: bool = True
+    remaining: int | None = None
+
+
+UNSET = "unset"
 
 
 class Expect:
@@ -116,6 +176,27 @@ class Expect:
         line.status = target
         if order.status in ACTIVE:
             self.order_became(order, contract_status(order.item_statuses()))
+
+    def dish_changed(self, machine, dish: Dish, available, remaining):
+        if (available, remaining) != (dish.available, dish.remaining):
+            dish.available, dish.remaining = available, remaining
+            self.events.append(("menu.item.availability.changed", {
+                "menuItemId": machine.dish_id, "restaurantId": self.restaurant_id,
+                "available": available, "remaining": remaining,
+            }))
+
+    def portions(self, machine, dish: Dish, taken: int):
+        """A counted dish loses (or, removed from a draft, gets back) portions; it is
+        unavailable exactly while none are left."""
+        if dish.remaining is None or taken == 0:
+            return
+        remaining = dish.remaining - taken
+        available = dish.available
+        if remaining == 0:
+            available = False
+        elif dish.remaining == 0 and not dish.available:
+            available = True
+        self.dish_changed(machine, dish, available, remaining)
 
     def order_became(self, order: ModelOrder, status):
         if status != order.status:
@@ -144,15 +225,24 @@ class OrderStateMachine(RuleBasedStateMachine):
         self.orders: dict[str, ModelOrder] = {}
         self.events_seen = 0
         self.steps = 0
-        # Start with a confirmed order of three lines, so that item moves have work to do.
+        self.dish = Dish()
+        self.dish_id = str(self.floor.menu_item.pk)
+        self.dish_price = self.floor.menu_item.price
+        # Start with a confirmed order of three starters, a main (course 2, held) and a
+        # starter with a declared allergy, so that item moves, fire and acknowledge have
+        # work to do.
         waiter = self.floor.waiter
         order = services.order_create(actor=waiter, table_session=self.floor.session)
         model = self.orders[str(order.pk)] = ModelOrder(str(order.pk))
-        for n in range(3):
+        for n, (course, allergies) in enumerate([(1, ()), (1, ()), (1, ()), (2, ()), (1, ("milk",))]):
             item = services.order_item_add(
-                actor=waiter, order=order, qty=n + 1, name=f"Starter {n}", unit_price=Decimal("4.50")
+                actor=waiter, order=order, qty=n + 1, name=f"Starter {n}", unit_price=Decimal("4.50"),
+                course=course, allergies=list(allergies),
             )
-            model.lines[str(item.pk)] = Line(str(item.pk), item.name, n + 1, Decimal("4.50"))
+            model.lines[str(item.pk)] = Line(
+                str(item.pk), item.name, n + 1, Decimal("4.50"), course=course, allergies=allergies,
+                fired=course == 1,
+            )
         services.order_confirm(actor=waiter, order=order)
         expect = Expect(self.restaurant_id)
         expect.events.append(("order.new", {"orderId": model.id}))
@@ -170,7 +260,7 @@ class OrderStateMachine(RuleBasedStateMachine):
         self.steps += 1
         try:
             result = call()
-        except DomainError as refused:
+        except (DomainError, ValidationError) as refused:
             assert expected_refusal is not None, f"refused, but the contract allows it: {refused!r}"
             assert isinstance(refused, expected_refusal), (refused, expected_refusal)
             self.check_events([])
@@ -196,7 +286,8 @@ class OrderStateMachine(RuleBasedStateMachine):
                     assert [{k: i[k] for k in value[0]} for i in event.payload[key]] == value, event.payload
                 else:
                     assert event.payload[key] == value, (name, key, event.payload, payload)
-            stamp = event.payload.get("updatedAt") or event.payload.get("createdAt")
+            stamp = next(event.payload[k] for k in ("updatedAt", "createdAt", "firedAt", "acknowledgedAt")
+                         if k in event.payload)
             assert ISO_MS.match(stamp), event.payload
         self.events_seen += len(new)
 
@@ -220,23 +311,52 @@ class OrderStateMachine(RuleBasedStateMachine):
 
     @precondition(lambda self: self.orders)
     @rule(data=st.data(), role=st.sampled_from(ROLES), qty=st.integers(1, 5),
-          cents=st.integers(0, 5000))
-    def add_item(self, data, role, qty, cents):
-        order = self.pick(data, list(self.orders.values()))
-        price = Decimal(cents) / 100
+          cents=st.integers(0, 5000), course=st.integers(1, 3), allergic=st.booleans(),
+          delta_cents=st.sampled_from([None, 0, 150]), from_dish=st.booleans())
+    def add_item(self, data, role, qty, cents, course, allergic, delta_cents, from_dish):
+        """A line while DRAFT, or an add-on on a sent order: free-form or the counted dish,
+        with a course, maybe a declared allergy and a free-form priced modifier."""
+        drafts = [o for o in self.orders.values() if o.status == O.DRAFT]
+        order = self.pick(data, drafts + list(self.orders.values()))
+        price = self.dish_price if from_dish else Decimal(cents) / 100
+        modifiers = [] if delta_cents is None else [{"name": "extra", "price_delta": Decimal(delta_cents) / 100}]
+        deltas = sum((m["price_delta"] for m in modifiers), Decimal("0.00"))
+        dish = self.dish
         refusal = (
-            NotFound if role == "STRANGER" else Forbidden if role == Role.KITCHEN
-            else Conflict if order.status != O.DRAFT else None
+            Forbidden if role == Role.KITCHEN else NotFound if role == "STRANGER"
+            else Conflict if order.status not in ACTIVE | {O.DRAFT}
+            else ItemUnavailable if from_dish and (
+                not dish.available or (dish.remaining is not None and qty > dish.remaining))
+            else None
         )
+        allergies = ["milk"] if allergic else []
 
         def apply(expect, item):
-            order.lines[str(item.pk)] = Line(str(item.pk), item.name, qty, price)
+            line = order.lines[str(item.pk)] = Line(
+                str(item.pk), item.name, qty, price, course=course, allergies=tuple(allergies),
+                deltas=deltas, dish=from_dish,
+                fired=order.status != O.DRAFT and order.fires_at_once(course),
+            )
+            if order.status != O.DRAFT:
+                expect.events.append(("order.items.added", {
+                    "orderId": order.id, "restaurantId": self.restaurant_id,
+                    "items": [{"id": line.id, "qty": qty, "course": course, "allergies": allergies,
+                               "station": "grill" if from_dish else ""}],
+                }))
+            if from_dish:
+                expect.portions(self, dish, qty)
+            if order.status in ACTIVE:
+                expect.order_became(order, contract_status(order.item_statuses()))
 
+        kwargs = (
+            {"menu_item": MenuItem(pk=self.dish_id)} if from_dish
+            else {"name": f"Dish {len(order.lines)}", "unit_price": price}
+        )
         self.attempt(
             refusal,
             lambda: services.order_item_add(
-                actor=self.actor(role), order=Order(pk=order.id), qty=qty,
-                name=f"Dish {len(order.lines)}", unit_price=price,
+                actor=self.actor(role), order=Order(pk=order.id), qty=qty, course=course,
+                allergies=allergies, modifiers=modifiers, **kwargs,
             ),
             apply,
         )
@@ -248,12 +368,19 @@ class OrderStateMachine(RuleBasedStateMachine):
     @rule(data=st.data(), role=st.sampled_from(ROLES), qty=st.integers(1, 9))
     def change_qty(self, data, role, qty):
         order, line = self.pick(data, self.lines())
+        more = qty - line.qty
+        dish = self.dish
         refusal = (
             NotFound if role == "STRANGER" else Forbidden if role == Role.KITCHEN
-            else Conflict if order.status != O.DRAFT else None
+            else Conflict if order.status != O.DRAFT
+            else ItemUnavailable if line.dish and more > 0 and (
+                not dish.available or (dish.remaining is not None and more > dish.remaining))
+            else None
         )
 
         def apply(expect, item):
+            if line.dish:
+                expect.portions(self, dish, more)
             line.qty = qty
 
         self.attempt(
@@ -274,6 +401,8 @@ class OrderStateMachine(RuleBasedStateMachine):
         )
 
         def apply(expect, _):
+            if line.dish:
+                expect.portions(self, self.dish, -line.qty)
             del order.lines[line.id]
 
         self.attempt(
@@ -287,7 +416,8 @@ class OrderStateMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.orders)
     @rule(data=st.data(), role=st.sampled_from(ROLES))
     def confirm(self, data, role):
-        order = self.pick(data, list(self.orders.values()))
+        drafts = [o for o in self.orders.values() if o.status == O.DRAFT and o.lines]
+        order = self.pick(data, drafts + list(self.orders.values()))
         refusal = (
             Forbidden if role == Role.KITCHEN
             else NotFound if role == "STRANGER"
@@ -305,6 +435,9 @@ class OrderStateMachine(RuleBasedStateMachine):
                 ],
             }))
             expect.order_became(order, O.CONFIRMED)
+            lowest = min(line.course for line in order.lines.values())
+            for line in order.lines.values():
+                line.fired = line.course == lowest
 
         self.attempt(
             refusal,
@@ -347,13 +480,21 @@ class OrderStateMachine(RuleBasedStateMachine):
         # Mostly a move the graph has from here (by some role), sometimes any status.
         nearby = [t for (f, t) in sorted(KITCHEN_MOVES | FLOOR_MOVES) if f == line.status]
         target = self.pick(data, nearby + list(I))
-        refusal = NotFound if role == "STRANGER" else move_refusal(role, order.status, line.status, target)
+        reason = "sent back" if target == I.CANCELLED and data.draw(st.booleans()) else ""
+        refusal = NotFound if role == "STRANGER" else move_refusal(role, order.status, line.status, target, line)
+
+        def apply(expect, _):
+            if target == I.CANCELLED:
+                line.void_reason = reason
+            expect.item_moved(order, line, target)
+
         self.attempt(
             refusal,
             lambda: services.item_set_status(
-                actor=self.actor(role), item=OrderItem(pk=line.id, order_id=order.id), status=target
+                actor=self.actor(role), item=OrderItem(pk=line.id, order_id=order.id), status=target,
+                reason=reason,
             ),
-            lambda expect, _: expect.item_moved(order, line, target),
+            apply,
         )
 
     @precondition(lambda self: self.orders)
@@ -361,12 +502,15 @@ class OrderStateMachine(RuleBasedStateMachine):
     def bump(self, data, role):
         """Kitchen bump: every PENDING/IN_PROGRESS item to READY, step by step, all or none."""
         order = self.pick(data, list(self.orders.values()))
-        cooking = [l for l in self._in_db_order(order) if l.status in (I.PENDING, I.IN_PROGRESS)]
+        cooking = [l for l in self._in_db_order(order) if l.status in (I.PENDING, I.IN_PROGRESS) and l.fired]
         refusal = (
             NotFound if role == "STRANGER"
             else Conflict if not cooking
             else IllegalTransition if order.status not in ACTIVE
-            else Forbidden if role == Role.WAITER else None
+            else Forbidden if role == Role.WAITER
+            else AllergyUnacknowledged if any(
+                l.status == I.PENDING and start_refusal(l) for l in cooking)
+            else None
         )
 
         def apply(expect, _):
@@ -403,6 +547,106 @@ class OrderStateMachine(RuleBasedStateMachine):
             apply,
         )
 
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data(), role=st.sampled_from(ROLES), course=st.integers(1, 3))
+    def fire(self, data, role, course):
+        # Mostly a course that is held somewhere, sometimes any.
+        held_somewhere = sorted({
+            (o.id, l.course) for o in self.orders.values() for l in o.lines.values()
+            if l.live and not l.fired
+        })
+        order_id, course = self.pick(data, held_somewhere + [(o, course) for o in self.orders])
+        order = self.orders[order_id]
+        held = [l for l in order.lines.values() if l.live and l.course == course and not l.fired]
+        refusal = (
+            NotFound if role == "STRANGER"
+            else Conflict if order.status not in ACTIVE or not held else None
+        )
+
+        def apply(expect, _):
+            expect.events.append(("order.course.fired", {
+                "orderId": order.id, "restaurantId": self.restaurant_id, "course": course,
+                "itemIds": [l.id for l in held],
+            }))
+            for line in held:
+                line.fired = True
+
+        self.attempt(
+            refusal,
+            lambda: services.order_fire_course(actor=self.actor(role), order=Order(pk=order.id), course=course),
+            apply,
+        )
+
+    @precondition(lambda self: any(o.lines for o in self.orders.values()))
+    @rule(data=st.data(), role=st.sampled_from(ROLES))
+    def acknowledge_allergy(self, data, role):
+        allergic = self.lines(lambda o: True)
+        order, line = self.pick(data, [p for p in allergic if p[1].allergies] or allergic)
+        refusal = (  # the stranger is a waiter: refused by role before anything is read
+            Forbidden if role in (Role.WAITER, "STRANGER")
+            else Conflict if order.status not in ACTIVE or not line.allergies or line.acked
+            or not line.live else None
+        )
+
+        def apply(expect, _):
+            expect.events.append(("order.item.allergy.acknowledged", {
+                "orderId": order.id, "itemId": line.id, "restaurantId": self.restaurant_id,
+                "allergies": list(line.allergies), "acknowledgedBy": str(self.actor(role).pk),
+            }))
+            line.acked = True
+
+        self.attempt(
+            refusal,
+            lambda: services.item_acknowledge_allergy(
+                actor=self.actor(role), item=OrderItem(pk=line.id, order_id=order.id)
+            ),
+            apply,
+        )
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data(), role=st.sampled_from(ROLES), priority=st.sampled_from(["NORMAL", "RUSH"]))
+    def set_priority(self, data, role, priority):
+        order = self.pick(data, list(self.orders.values()))
+        refusal = NotFound if role == "STRANGER" else Conflict if order.status in FINAL else None
+
+        def apply(expect, _):
+            if priority != order.priority:
+                expect.events.append(("order.priority.changed", {
+                    "orderId": order.id, "restaurantId": self.restaurant_id, "priority": priority,
+                }))
+                order.priority = priority
+
+        self.attempt(
+            refusal,
+            lambda: services.order_set_priority(actor=self.actor(role), order=Order(pk=order.id), priority=priority),
+            apply,
+        )
+
+    @rule(role=st.sampled_from(ROLES), available=st.booleans(),
+          remaining=st.sampled_from([UNSET, None, 0, 1, 2, 3]))
+    def eighty_six(self, role, available, remaining):
+        """86 the dish, bring it back, or set its countdown (CONTRACT.md, "Menu")."""
+        dish = self.dish
+        left = dish.remaining if remaining == UNSET else remaining
+        refusal = Forbidden if role in (Role.WAITER, "STRANGER") else None
+        if refusal is None and available and left == 0:
+            # An available dish has portions left: an explicit 0 is refused, and a dish whose
+            # countdown ran out comes back uncounted.
+            refusal = InvalidInput if remaining != UNSET else None
+            left = None
+
+        def apply(expect, _):
+            expect.dish_changed(self, dish, available and left != 0, left)
+
+        kwargs = {} if remaining == UNSET else {"remaining": remaining}
+        self.attempt(
+            refusal,
+            lambda: services.menu_item_set_availability(
+                actor=self.actor(role), menu_item=MenuItem(pk=self.dish_id), available=available, **kwargs
+            ),
+            apply,
+        )
+
     def _in_db_order(self, order: ModelOrder):
         """Bump and recall walk items by (created_at, id): ask the database for that order."""
         ids = OrderItem.objects.filter(order_id=order.id).order_by("created_at", "id").values_list("pk", flat=True)
@@ -425,13 +669,30 @@ class OrderStateMachine(RuleBasedStateMachine):
             if db_order.status != O.DRAFT:
                 assert db_order.status == services.derive_order_status(statuses)
                 assert db_order.status == contract_status(statuses)
+            assert db_order.priority == model.priority
             for item_id, line in model.lines.items():
-                assert (items[item_id].status, items[item_id].qty) == (line.status, line.qty)
+                item = items[item_id]
+                assert (item.status, item.qty, item.course) == (line.status, line.qty, line.course)
+                assert (item.fired_at is not None, item.void_reason) == (line.fired, line.void_reason)
+                assert (item.allergy_acknowledged_at is not None) == line.acked
             total = sum(
-                (line.price * line.qty for line in model.lines.values() if line.status != I.CANCELLED),
+                ((line.price + line.deltas) * line.qty for line in model.lines.values()
+                 if line.status != I.CANCELLED),
                 Decimal("0.00"),
             )
             assert OrderSerializer(db_order).data["total"] == f"{total:.2f}"
+        dish = MenuItem.objects.get(pk=self.dish_id)
+        assert (dish.available, dish.remaining) == (self.dish.available, self.dish.remaining)
+
+    @invariant()
+    def nothing_started_before_its_course_fired_or_its_allergies_were_read(self):
+        if not hasattr(self, "orders"):
+            return
+        started = OrderItem.objects.filter(
+            order__restaurant=self.floor.restaurant, status__in=[I.IN_PROGRESS, I.READY, I.SERVED]
+        )
+        assert not started.filter(fired_at__isnull=True).exists()
+        assert not started.exclude(allergies=[]).filter(allergy_acknowledged_at__isnull=True).exists()
 
     @invariant()
     def events_are_exactly_the_committed_moves(self):
@@ -474,7 +735,7 @@ class ConcurrentOrderStateMachine(OrderStateMachine):
         for _ in range(2):
             line = self.pick(data, lines)
             role = self.pick(data, [Role.MANAGER, Role.WAITER, Role.KITCHEN])
-            legal = [t for t in I if move_refusal(role, order.status, line.status, t) is None]
+            legal = [t for t in I if move_refusal(role, order.status, line.status, t, line) is None]
             target = self.pick(data, legal or list(I))
             moves.append((line, role, target, line.status))
 
@@ -505,11 +766,11 @@ class ConcurrentOrderStateMachine(OrderStateMachine):
         winners = [i for i in range(2) if outcomes[i] == "ok"]
         for i in range(2):
             line, role, target, seen = moves[i]
-            if move_refusal(role, order.status, seen, target) is not None:
+            if move_refusal(role, order.status, seen, target, line) is not None:
                 assert i not in winners, (moves[i], outcomes[i])
         same_item = moves[0][0] is moves[1][0]
         if same_item:
-            legal = [i for i in range(2) if move_refusal(moves[i][1], order.status, moves[i][3], moves[i][2]) is None]
+            legal = [i for i in range(2) if move_refusal(moves[i][1], order.status, moves[i][3], moves[i][2], moves[i][0]) is None]
             if legal:
                 assert len(winners) == 1, (moves, outcomes)  # exactly one screen wins
                 loser = 1 - winners[0]

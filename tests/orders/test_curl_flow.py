@@ -381,3 +381,58 @@ def test_swagger_ui_uses_no_external_assets(db, client):
         assert served.status_code == 200, asset
         if hasattr(served, "close"):
             served.close()
+
+
+def test_readme_kitchen_walk_through(demo):
+    """README step 7: a modifier, a course held then fired, an 86 with a countdown."""
+    waiter = bearer(_token("waiter@restaurante.com"))
+    kitchen = bearer(_token("kitchen@restaurante.com"))
+    session_id = _results(waiter.get("/api/v1/table-sessions", {"status": "OPEN"}))[0]["id"]
+    menu = {m["name"]: m for m in _results(waiter.get("/api/v1/menu-items", {"pageSize": 100}))}
+    burger, soup, flan = menu["Hamburguesa"], menu["Sopa del día"], menu["Flan"]
+    options = {o["name"]: o["id"] for m in menu.values() for g in m["modifierGroups"] for o in g["options"]}
+    order_id = waiter.post("/api/v1/orders", {"tableSessionId": session_id}, format="json").json()["id"]
+
+    starter = waiter.post(f"/api/v1/orders/{order_id}/items",
+                          {"menuItemId": soup["id"], "qty": 1, "allergies": ["celery"]}, format="json")
+    assert starter.status_code == 201, starter.content
+    assert (starter.json()["course"], starter.json()["allergenConflicts"]) == (1, ["celery"])
+    main = waiter.post(f"/api/v1/orders/{order_id}/items", {
+        "menuItemId": burger["id"], "qty": 1,
+        "modifiers": [{"optionId": options["Al punto"]}, {"optionId": options["Bacon"]}, {"name": "sin cebolla"}],
+    }, format="json")
+    assert main.status_code == 201, main.content
+    assert [m["name"] for m in main.json()["modifiers"]] == ["Al punto", "Bacon", "sin cebolla"]
+
+    confirmed = waiter.post(f"/api/v1/orders/{order_id}/confirm").json()
+    assert confirmed["number"] >= 1
+    assert confirmed["total"] == "23.50"  # 6.50 + 15.50 + 1.50
+    fired = {i["name"]: i["firedAt"] for i in confirmed["items"]}
+    assert fired["Sopa del día"] is not None and fired["Hamburguesa"] is None
+    start = f"/api/v1/orders/{order_id}/items/{main.json()['id']}/status"
+    assert_problem(kitchen.post(start, {"status": "IN_PROGRESS"}, format="json"), 409, "course-held")
+    after_fire = waiter.post(f"/api/v1/orders/{order_id}/fire", {"course": 2}, format="json")
+    assert after_fire.status_code == 200, after_fire.content
+    assert all(i["firedAt"] for i in after_fire.json()["items"])
+
+    availability = f"/api/v1/menu-items/{flan['id']}/availability"
+    counted = kitchen.post(availability, {"available": True, "remaining": 2}, format="json").json()
+    assert (counted["available"], counted["remaining"]) == (True, 2)
+    assert_problem(waiter.post(f"/api/v1/orders/{order_id}/items", {"menuItemId": flan["id"], "qty": 3},
+                               format="json"), 409, "item-unavailable")
+    off = kitchen.post(availability, {"available": False}, format="json").json()
+    assert (off["available"], off["remaining"]) == (False, 2)
+
+
+def test_demo_menu_has_what_the_contract_names(demo):
+    """CONTRACT.md, "Demo data": allergens, a required single choice and a priced optional
+    group on one dish, courses 1 to 3, drinks at the bar."""
+    dishes = {m.name: m for m in MenuItem.objects.filter(restaurant=demo).prefetch_related("modifier_groups__options")}
+    burger = dishes["Hamburguesa"]
+    groups = {g.name: g for g in burger.modifier_groups.all()}
+    assert (groups["Punto"].min_select, groups["Punto"].max_select) == (1, 1)
+    assert groups["Extras"].min_select == 0
+    assert any(o.price_delta > 0 for o in groups["Extras"].options.all())
+    assert burger.allergens and burger.course == 2
+    assert {m.course for m in dishes.values()} == {1, 2, 3}
+    assert {dishes["Limonada"].station, dishes["Café"].station} == {"bar"}

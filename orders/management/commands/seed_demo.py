@@ -7,20 +7,56 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from orders import services
-from orders.models import MenuItem, Restaurant, Role, Table, TableSession, TableSessionStatus, User
+from orders.models import (
+    MenuItem,
+    ModifierGroup,
+    ModifierOption,
+    Restaurant,
+    Role,
+    Table,
+    TableSession,
+    TableSessionStatus,
+    User,
+)
 
 PASSWORD = "password123"
 
+
+def dish(name, price, station, *, course=1, allergens=(), prep=None, groups=()):
+    return {"name": name, "price": price, "station": station, "course": course,
+            "allergens": list(allergens), "prep_minutes": prep, "groups": groups}
+
+
+def group(name, min_select, max_select, *options):
+    """options: (name, price delta, allergens)."""
+    return {"name": name, "min_select": min_select, "max_select": max_select, "options": options}
+
+
+# Starters are course 1, mains 2, desserts 3; drinks go with the first course, at the bar.
 DEMO_MENU = [
-    ("Hamburguesa", "15.50", "grill"),
-    ("Tacos al pastor", "12.00", "grill"),
-    ("Papas fritas", "4.50", "fry"),
-    ("Ensalada César", "9.00", "cold"),
-    ("Sopa del día", "6.50", "hot"),
-    ("Flan", "5.50", "pastry"),
-    ("Limonada", "3.00", "bar"),
-    ("Café", "2.00", "bar"),
+    dish("Hamburguesa", "15.50", "grill", course=2, allergens=["gluten", "sesame"], prep=12, groups=[
+        group("Punto", 1, 1, ("Poco hecha", "0.00", []), ("Al punto", "0.00", []),
+              ("Bien hecha", "0.00", [])),
+        group("Extras", 0, 3, ("Bacon", "1.50", []), ("Queso cheddar", "1.00", ["milk"]),
+              ("Huevo frito", "1.20", ["eggs"]), ("Aguacate", "1.80", [])),
+    ]),
+    dish("Tacos al pastor", "12.00", "grill", course=2, prep=10, groups=[
+        group("Salsa", 0, 1, ("Verde", "0.00", []), ("Roja", "0.00", []),
+              ("Habanero", "0.50", [])),
+    ]),
+    dish("Papas fritas", "4.50", "fry", prep=6),
+    dish("Ensalada César", "9.00", "cold", allergens=["gluten", "eggs", "fish", "milk", "mustard"],
+         prep=5),
+    dish("Sopa del día", "6.50", "hot", allergens=["celery"], prep=4),
+    dish("Flan", "5.50", "pastry", course=3, allergens=["eggs", "milk"], prep=3),
+    dish("Limonada", "3.00", "bar", prep=2),
+    dish("Café", "2.00", "bar", prep=2, groups=[
+        group("Leche", 0, 1, ("Entera", "0.00", ["milk"]), ("Avena", "0.40", ["gluten"]),
+              ("Sin lactosa", "0.00", ["milk"])),
+    ]),
 ]
+OTHER_MENU = [dish("Pizza", "11.00", "oven", course=2, allergens=["gluten", "milk"]),
+              dish("Agua", "1.50", "bar")]
 
 
 class Command(BaseCommand):
@@ -47,7 +83,7 @@ class Command(BaseCommand):
             ],
         )
         other = self._restaurant(
-            "Other", "other", tables=3, menu=[("Pizza", "11.00", "oven"), ("Agua", "1.50", "bar")],
+            "Other", "other", tables=3, menu=OTHER_MENU,
             staff=[("waiter@other.com", "Other Waiter", Role.WAITER)],
         )
         for restaurant, waiter_email in ((demo, "waiter@restaurante.com"), (other, "waiter@other.com")):
@@ -62,11 +98,8 @@ class Command(BaseCommand):
         restaurant, _ = Restaurant.objects.get_or_create(slug=slug, defaults={"name": name})
         for number in range(1, tables + 1):
             Table.objects.get_or_create(restaurant=restaurant, name=str(number), defaults={"seats": 4})
-        for item_name, price, station in menu:
-            MenuItem.objects.update_or_create(
-                restaurant=restaurant, name=item_name,
-                defaults={"price": Decimal(price), "station": station, "active": True},
-            )
+        for entry in menu:
+            self._dish(restaurant, entry)
         for email, full_name, role in staff:
             user = User.objects.filter(email=email).first()
             if user is None:
@@ -79,6 +112,27 @@ class Command(BaseCommand):
                 user.set_password(PASSWORD)
             user.save()
         return restaurant
+
+    def _dish(self, restaurant, entry):
+        # Availability (86) is the kitchen's: seeding again leaves it as it is.
+        menu_item, _ = MenuItem.objects.update_or_create(
+            restaurant=restaurant, name=entry["name"],
+            defaults={"price": Decimal(entry["price"]), "station": entry["station"], "active": True,
+                      "course": entry["course"], "allergens": entry["allergens"],
+                      "prep_minutes": entry["prep_minutes"]},
+        )
+        for position, spec in enumerate(entry["groups"]):
+            modifier_group, _ = ModifierGroup.objects.update_or_create(
+                menu_item=menu_item, name=spec["name"],
+                defaults={"min_select": spec["min_select"], "max_select": spec["max_select"],
+                          "position": position},
+            )
+            for index, (name, delta, allergens) in enumerate(spec["options"]):
+                ModifierOption.objects.update_or_create(
+                    group=modifier_group, name=name,
+                    defaults={"price_delta": Decimal(delta), "allergens": allergens,
+                              "position": index, "available": True},
+                )
 
     def _open_session(self, restaurant, waiter):
         existing = (
