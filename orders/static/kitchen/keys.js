@@ -27,7 +27,8 @@ export function bumpBar(state, actions, render) {
     } else if (key === " ") {
       if (item) actions.advance(current.orderId, item.id);
     } else if (key === "f" || key === "F") {
-      const course = current && heldCourses(current)[0];
+      // The lowest held course this screen shows items of.
+      const course = heldCourses(items)[0];
       if (course) actions.fire(current.orderId, course);
     } else if (key === "a" || key === "A") {
       // The selected item's allergy, else the ticket's first one not yet acknowledged.

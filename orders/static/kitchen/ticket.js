@@ -27,8 +27,9 @@ export function shownItems(state, ticket) {
     .map(({ item }) => item);
 }
 
-export function heldCourses(ticket) {
-  return [...new Set(ticket.items.filter(held).map((item) => item.course || 1))].sort((a, b) => a - b);
+// The held courses among `items`, lowest first.
+export function heldCourses(items) {
+  return [...new Set(items.filter(held).map((item) => item.course || 1))].sort((a, b) => a - b);
 }
 
 function head(ticket, actions) {
@@ -114,7 +115,7 @@ export function ticketCard(state, ticket, actions) {
 
   const items = shownItems(state, ticket);
   const courses = new Set(items.map((item) => item.course || 1));
-  const heldNow = new Set(heldCourses(ticket));
+  const heldNow = new Set(heldCourses(items));
   const withHeadings = courses.size > 1 || heldNow.size > 0;
   const list = node("ul", "items");
   let course = null;
