@@ -115,13 +115,18 @@ def _require_same_restaurant(actor: User, restaurant_id) -> None:
         raise NotFound("Not found.")
 
 
-def _lock_order(actor: User, order_id) -> Order:
+def _lock_row(actor: User, model, pk, what: str):
+    """The row, locked until commit; another restaurant's is not found, like a missing one."""
     try:
-        order = Order.objects.select_for_update().get(pk=order_id)
-    except Order.DoesNotExist:
-        raise NotFound("Order not found.") from None
-    _require_same_restaurant(actor, order.restaurant_id)
-    return order
+        row = model.objects.select_for_update().get(pk=pk)
+    except model.DoesNotExist:
+        raise NotFound(f"{what} not found.") from None
+    _require_same_restaurant(actor, row.restaurant_id)
+    return row
+
+
+def _lock_order(actor: User, order_id) -> Order:
+    return _lock_row(actor, Order, order_id, "Order")
 
 
 def _lock_session(actor: User, session_id) -> TableSession:
@@ -243,12 +248,7 @@ def order_create(*, actor: User, table_session: TableSession, notes: str = "") -
 
 
 def _lock_menu_item(actor: User, menu_item_id) -> MenuItem:
-    try:
-        menu_item = MenuItem.objects.select_for_update().get(pk=menu_item_id)
-    except MenuItem.DoesNotExist:
-        raise NotFound("Menu item not found.") from None
-    _require_same_restaurant(actor, menu_item.restaurant_id)
-    return menu_item
+    return _lock_row(actor, MenuItem, menu_item_id, "Menu item")
 
 
 def _restaurant_of(actor: User, order: Order) -> Restaurant:

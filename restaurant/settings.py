@@ -272,6 +272,8 @@ SPECTACULAR_SETTINGS = {
         "ItemStatusEnum": "orders.models.ItemStatus",
         "TableSessionStatusEnum": "orders.models.TableSessionStatus",
         "RoleEnum": "orders.models.Role",
+        "AllergenEnum": "orders.models.Allergen",
+        "PriorityEnum": "orders.models.Priority",
     },
 }
 

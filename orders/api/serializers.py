@@ -11,6 +11,7 @@ from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from restaurant.problems import PROBLEM_TYPES
 from restaurant.wire import BlankAsNullCharField, MoneyField, StrictUUIDField, TimestampField
 
 from ..models import (
@@ -72,7 +73,7 @@ def allergen_list(**kwargs):
     kwargs.setdefault("help_text", "Allergen codes (the EU's 14).")
     kwargs["help_text"] += " Codes: " + " ".join(Allergen.values) + "."
     return serializers.ListField(
-        child=serializers.ChoiceField(choices=Allergen.values), max_length=len(Allergen.values),
+        child=serializers.ChoiceField(choices=Allergen.choices), max_length=len(Allergen.values),
         **kwargs,
     )
 
@@ -187,7 +188,10 @@ class OrderSerializer(serializers.ModelSerializer):
 class ProblemSerializer(serializers.Serializer):
     """RFC 9457 problem details, as `restaurant.problems` renders every error (for the schema)."""
 
-    type = serializers.CharField(help_text="A URI reference, e.g. `/problems/illegal-transition`.")
+    type = serializers.CharField(
+        help_text="A URI reference, `/problems/<type>`, described at that path. Types: "
+        + ", ".join(f"`{slug}`" for slug in PROBLEM_TYPES) + "."
+    )
     title = serializers.CharField()
     status = serializers.IntegerField()
     detail = serializers.CharField()

@@ -380,36 +380,48 @@ class OrderItemAcknowledgeAllergyView(OrderScopedMixin, APIView):
         return Response(s.OrderItemDetailSerializer(item).data)
 
 
-class OrderFireView(OrderScopedMixin, APIView):
-    @extend_schema(
-        request=s.FireCourseSerializer, responses={200: s.OrderSerializer, **_WRITE},
-        parameters=[IDEMPOTENCY_KEY],
-        description="WAITER, KITCHEN, MANAGER. Fire a held course: its items may start. "
-        "Emits `order.course.fired`.",
-    )
+class OrderActionView(OrderScopedMixin, APIView):
+    """POST an action on an order: validate `input_serializer`, call `act`, render the order."""
+
+    input_serializer = None
+
+    def act(self, request, order, data):
+        raise NotImplementedError
+
     @idempotent
     def post(self, request, order_id):
-        data = validated(s.FireCourseSerializer, request)
-        firing = services.order_fire_course(
-            actor=request.user, order=self._order_ref(order_id), course=data["course"]
-        )
-        return self._render(firing.order)
+        data = validated(self.input_serializer, request)
+        return self._render(self.act(request, self._order_ref(order_id), data))
 
 
-class OrderPriorityView(OrderScopedMixin, APIView):
-    @extend_schema(
-        request=s.PrioritySerializer, responses={200: s.OrderSerializer, **_WRITE},
-        parameters=[IDEMPOTENCY_KEY],
-        description="WAITER, KITCHEN, MANAGER. NORMAL or RUSH; emits `order.priority.changed` "
-        "when it changes.",
-    )
-    @idempotent
-    def post(self, request, order_id):
-        data = validated(s.PrioritySerializer, request)
-        order = services.order_set_priority(
-            actor=request.user, order=self._order_ref(order_id), priority=data["priority"]
-        )
-        return self._render(order)
+def _order_action_schema(input_serializer, description):
+    return extend_schema_view(post=extend_schema(
+        request=input_serializer, responses={200: s.OrderSerializer, **_WRITE},
+        parameters=[IDEMPOTENCY_KEY], description=description,
+    ))
+
+
+@_order_action_schema(
+    s.FireCourseSerializer,
+    "WAITER, KITCHEN, MANAGER. Fire a held course: its items may start. Emits "
+    "`order.course.fired`.",
+)
+class OrderFireView(OrderActionView):
+    input_serializer = s.FireCourseSerializer
+
+    def act(self, request, order, data):
+        return services.order_fire_course(actor=request.user, order=order, course=data["course"]).order
+
+
+@_order_action_schema(
+    s.PrioritySerializer,
+    "WAITER, KITCHEN, MANAGER. NORMAL or RUSH; emits `order.priority.changed` when it changes.",
+)
+class OrderPriorityView(OrderActionView):
+    input_serializer = s.PrioritySerializer
+
+    def act(self, request, order, data):
+        return services.order_set_priority(actor=request.user, order=order, priority=data["priority"])
 
 
 # --- Kitchen display ----------------------------------------------------------------------------
