@@ -156,6 +156,7 @@ def test_add_on_void_and_rush_on_the_same_ticket_each_with_its_sound(service, br
     added = waiter.call("POST", f"/orders/{order_id}/items", add(menu["lemonade"], 2), expect=201)
     expect(item_row(screen, added["id"])).to_have_count(1, timeout=5000)
     assert screen.locator(".ticket").count() == 1
+    expect(card).to_have_class(re.compile(r"\bnew\b"))  # it flashes: it grew
     expect(item_row(screen, added["id"])).to_have_class(re.compile(r"\badd-on\b"))
     assert "ADD-ON" in item_row(screen, added["id"]).inner_text()
     steak = next(i for i in waiter.call("GET", f"/orders/{order_id}")["items"] if i["name"] == "Steak")

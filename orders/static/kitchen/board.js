@@ -63,7 +63,7 @@ async function refreshTicket(orderId, flash = false) {
     state.tickets.delete(orderId);
     ticket = null;
   } else {
-    if (flash) ticket.newUntil = Date.now() + 5000;
+    if (flash) ticket.flashedAt = Date.now();
     state.tickets.set(orderId, ticket);
   }
   render();
@@ -184,7 +184,7 @@ const ON_EVENT = {
     if (fired.length < data.itemIds.length) return refreshTicket(data.orderId, true);
     for (const item of fired) item.firedAt = data.firedAt;
     if (shown(fired)) sound.play("newTicket");
-    ticket.newUntil = Date.now() + 5000;
+    ticket.flashedAt = Date.now();
     render();
   },
   async "order.priority.changed"(data, ticket) {

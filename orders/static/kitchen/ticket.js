@@ -4,6 +4,7 @@
 import { button, node, onStation, UNROUTED } from "./common.js";
 import { availabilityLabel } from "./menu.js";
 
+const FLASH_MS = 4000; // board.css: .ticket.new, four one-second flashes
 const STATUS_LABEL = { PENDING: "NEW", IN_PROGRESS: "COOKING", READY: "READY", SERVED: "SERVED", CANCELLED: "VOID" };
 
 // The ticket number the floor calls out; for an order confirmed before orders were
@@ -109,7 +110,12 @@ export function ticketCard(state, ticket, actions) {
   card.classList.toggle("selected", isSelected);
   card.classList.toggle("cancelled", ticket.status === "CANCELLED");
   card.classList.toggle("rush", ticket.priority === "RUSH");
-  card.classList.toggle("new", Boolean(ticket.newUntil && ticket.newUntil > Date.now()));
+  const sinceFlash = Date.now() - (ticket.flashedAt || 0);
+  if (sinceFlash < FLASH_MS) {
+    // Cards are redrawn on every change: carry on the flash where it was, not from the start.
+    card.classList.add("new");
+    card.style.animationDelay = -sinceFlash + "ms";
+  }
   card.append(...head(ticket, actions));
   if (ticket.notes) card.append(node("p", "ticket-notes", ticket.notes));
 
