@@ -84,11 +84,17 @@ def validate_allergens(value) -> None:
         )
 
 
+# Database defaults of the columns added for kitchen operations: rows written by other code
+# than Django's (the reference's own SQL in bench/peer) still get valid values.
+EMPTY_JSON_LIST = models.Value([], output_field=models.JSONField())
+
+
 class AllergenListField(models.JSONField):
     """A list of `Allergen` codes, stored in canonical order; checkboxes in the admin."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("default", list)
+        kwargs.setdefault("db_default", EMPTY_JSON_LIST)
         kwargs.setdefault("blank", True)
         kwargs.setdefault("validators", [validate_allergens])
         super().__init__(*args, **kwargs)
@@ -198,11 +204,11 @@ class Restaurant(TimestampedModel):
         default=20, validators=[MinValueValidator(1), MaxValueValidator(600)]
     )
     timezone = models.CharField(
-        max_length=64, default="UTC", validators=[validate_timezone],
+        max_length=64, default="UTC", db_default="UTC", validators=[validate_timezone],
         help_text="IANA time zone, e.g. Europe/Madrid: ticket numbers restart at its midnight.",
     )
     auto_fire_next_course = models.BooleanField(
-        "fire next course automatically", default=False,
+        "fire next course automatically", default=False, db_default=False,
         help_text="Fire an order's next course as soon as every item of the previous one is "
         "served.",
     )
@@ -359,7 +365,7 @@ class MenuItem(ChangeTrackingModel):
     active = models.BooleanField(default=True)
     allergens = AllergenListField(help_text="What the dish contains (EU's 14 allergens).")
     course = models.PositiveSmallIntegerField(
-        default=1, validators=[MinValueValidator(1), MaxValueValidator(MAX_COURSE)],
+        default=1, db_default=1, validators=[MinValueValidator(1), MaxValueValidator(MAX_COURSE)],
         help_text="Default course: 1 starters, 2 mains, 3 desserts.",
     )
     prep_minutes = models.PositiveSmallIntegerField(
@@ -367,7 +373,9 @@ class MenuItem(ChangeTrackingModel):
         help_text="Target preparation time.",
     )
     # "86": off for tonight (or until a time), or counted down portion by portion.
-    available = models.BooleanField(default=True, help_text="Off while the dish is 86'd.")
+    available = models.BooleanField(
+        default=True, db_default=True, help_text="Off while the dish is 86'd."
+    )
     remaining = models.PositiveIntegerField(
         null=True, blank=True, validators=[MaxValueValidator(MAX_REMAINING)],
         help_text="Portions left; empty when not counted. At 0 the dish becomes unavailable.",
@@ -488,7 +496,9 @@ class Order(StatusTrackingModel):
     )
     confirmed_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=500, blank=True)
-    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
+    priority = models.CharField(
+        max_length=8, choices=Priority.choices, default=Priority.NORMAL, db_default=Priority.NORMAL
+    )
     # The short ticket number the kitchen calls out: given on confirm, restarting each day at
     # midnight in the restaurant's time zone (`service_date` is that day).
     number = models.PositiveIntegerField(null=True, blank=True, editable=False)
@@ -548,13 +558,13 @@ class OrderItem(StatusTrackingModel):
     notes = models.CharField(max_length=500, blank=True)
     # Copied when added, like name and price: [{"name", "priceDelta", "optionId"}], the
     # price delta a decimal string, optionId null for a free-form modifier ("no onion").
-    modifiers = models.JSONField(default=list, blank=True)
+    modifiers = models.JSONField(default=list, db_default=EMPTY_JSON_LIST, blank=True)
     modifiers_price = models.DecimalField(
-        max_digits=8, decimal_places=2, default=Decimal("0.00"),
+        max_digits=8, decimal_places=2, default=Decimal("0.00"), db_default=Decimal("0.00"),
         help_text="Sum of the modifiers' price deltas, per unit.",
     )
     course = models.PositiveSmallIntegerField(
-        default=1, validators=[MinValueValidator(1), MaxValueValidator(MAX_COURSE)]
+        default=1, db_default=1, validators=[MinValueValidator(1), MaxValueValidator(MAX_COURSE)]
     )
     seat = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100)]
@@ -566,7 +576,7 @@ class OrderItem(StatusTrackingModel):
     allergy_acknowledged_by = models.ForeignKey(
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    void_reason = models.CharField(max_length=500, blank=True)
+    void_reason = models.CharField(max_length=500, blank=True, db_default="")
 
     class Meta:
         ordering = ["created_at"]

@@ -9,6 +9,7 @@ from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.utils import extend_schema_field
 
 from ..models import (
+    MAX_COURSE,
     ItemStatus,
     MenuItem,
     Order,
@@ -98,7 +99,11 @@ class TableFilter(filters.FilterSet):
 
 class MenuItemFilter(filters.FilterSet):
     active = StrictBooleanFilter()
+    available = StrictBooleanFilter(help_text="false: the dishes 86'd right now.")
     station = filters.CharFilter(max_length=50)
+    course = filters.ChoiceFilter(
+        choices=[(str(n), str(n)) for n in range(1, MAX_COURSE + 1)], help_text="1 to 9."
+    )
 
     class Meta:
         model = MenuItem

@@ -551,10 +551,10 @@ class OrderStateMachine(RuleBasedStateMachine):
     @rule(data=st.data(), role=st.sampled_from(ROLES), course=st.integers(1, 3))
     def fire(self, data, role, course):
         # Mostly a course that is held somewhere, sometimes any.
-        held_somewhere = sorted({
+        held_somewhere = list(dict.fromkeys(  # in the order they were made (ids are random)
             (o.id, l.course) for o in self.orders.values() for l in o.lines.values()
             if l.live and not l.fired
-        })
+        ))
         order_id, course = self.pick(data, held_somewhere + [(o, course) for o in self.orders])
         order = self.orders[order_id]
         held = [l for l in order.lines.values() if l.live and l.course == course and not l.fired]

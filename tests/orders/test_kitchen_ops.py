@@ -206,14 +206,21 @@ def test_confirm_fires_the_lowest_course_and_holds_the_others(floor, burger):
     assert_problem(kitchen.post(f"/api/v1/orders/{order.pk}/fire", {"course": 2}, format="json"), 409)
 
 
+@pytest.mark.parametrize("last_move", ["served", "voided"])
 @pytest.mark.parametrize("auto_fire", [True, False])
-def test_next_course_fires_when_the_previous_is_served_if_the_restaurant_says_so(floor, burger, auto_fire):
+def test_next_course_fires_when_the_previous_is_served_if_the_restaurant_says_so(
+    floor, burger, auto_fire, last_move
+):
     floor.restaurant.auto_fire_next_course = auto_fire
     floor.restaurant.save()
     floor.waiter.refresh_from_db()
     order, starter, main, dessert = _three_courses(floor, burger)
     services.order_confirm(actor=floor.waiter, order=order)
-    for status, role in (("IN_PROGRESS", Role.KITCHEN), ("READY", Role.KITCHEN), ("SERVED", Role.WAITER)):
+    if last_move == "served":
+        moves = (("IN_PROGRESS", Role.KITCHEN), ("READY", Role.KITCHEN), ("SERVED", Role.WAITER))
+    else:  # the starter's only item voided: nothing of course 1 is left to wait for
+        moves = (("CANCELLED", Role.WAITER),)
+    for status, role in moves:
         services.item_set_status(actor=floor.user(role), item=starter, status=status)
     main.refresh_from_db()
     dessert.refresh_from_db()
@@ -222,6 +229,28 @@ def test_next_course_fires_when_the_previous_is_served_if_the_restaurant_says_so
     assert len(events(floor, "order.course.fired")) == int(auto_fire)
     if auto_fire:
         assert events(floor, "order.course.fired")[0][1]["itemIds"] == [str(main.pk)]
+
+
+def test_fire_with_an_idempotency_key_replays_and_fires_once(floor, burger):
+    order, starter, main, dessert = _three_courses(floor, burger)
+    services.order_confirm(actor=floor.waiter, order=order)
+    answers = [
+        floor.client(Role.KITCHEN).post(f"/api/v1/orders/{order.pk}/fire", {"course": 3}, format="json",
+                                        HTTP_IDEMPOTENCY_KEY="fire-dessert")
+        for _ in range(2)
+    ]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert answers[1]["Idempotent-Replayed"] == "true" and answers[0].json() == answers[1].json()
+    assert len(events(floor, "order.course.fired")) == 1
+
+
+def test_menu_filters_by_availability_and_course(floor, burger):
+    services.menu_item_set_availability(actor=floor.kitchen, menu_item=floor.menu_item, available=False)
+    client = floor.client()
+    off = client.get("/api/v1/menu-items", {"available": "false"}).json()["results"]
+    assert [m["id"] for m in off] == [str(floor.menu_item.pk)]
+    mains = client.get("/api/v1/menu-items", {"course": "2"}).json()["results"]
+    assert [m["id"] for m in mains] == [str(burger.pk)]
 
 
 # --- Changes after sending ------------------------------------------------------------------------

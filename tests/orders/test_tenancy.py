@@ -346,7 +346,10 @@ ROUTES: dict[str, Route] = {
         frozenset({"GET"}),
         check=check_list,
         own=lambda r: MenuItem.objects.filter(restaurant=r),
-        queries=({}, {"restaurantId": b("restaurant")}, {"active": "true"}, {"station": "grill"}),
+        queries=(
+            {}, {"restaurantId": b("restaurant")}, {"active": "true"}, {"station": "grill"},
+            {"available": "true"}, {"course": "1"},
+        ),
     ),
     "api:order-list": Route(
         frozenset({"GET", "POST"}),
