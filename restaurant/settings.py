@@ -349,3 +349,23 @@ EVENT_RETENTION = timedelta(hours=env.float("EVENT_RETENTION_HOURS", default=24)
 OUTBOX_SWEEP = env.bool("OUTBOX_SWEEP", default=True)
 OUTBOX_SWEEP_INTERVAL = env.float("OUTBOX_SWEEP_INTERVAL", default=2.0)
 OUTBOX_SWEEP_GRACE = env.float("OUTBOX_SWEEP_GRACE", default=2.0)
+
+# --- Webhooks (realtime/webhooks, Procfile `webhooks`; docs/integrations.md) ---------------
+
+# Deliver to private, loopback, link-local, reserved and metadata addresses too (tests, a
+# receiver inside the deployment's own network). Never on for a shared deployment.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=not DEBUG)
+# Seconds: connecting, and each read or write of one attempt (the answer is cut at 2 KiB).
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=5.0)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+# Retries: exponential from BASE seconds, capped at MAX, with jitter, for RETRY_FOR; after that
+# the endpoint is marked failing and waits for a manager.
+WEBHOOK_RETRY_FOR = timedelta(hours=env.float("WEBHOOK_RETRY_HOURS", default=24))
+WEBHOOK_RETRY_BASE = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=5.0)
+WEBHOOK_RETRY_MAX = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=3600.0)
+# Endpoints one worker delivers to at once (threads), how often an idle worker looks for work,
+# and how long a worker's claim on an endpoint lasts unless renewed (a dead worker's lapses).
+WEBHOOK_WORKER_THREADS = env.int("WEBHOOK_WORKER_THREADS", default=8)
+WEBHOOK_POLL_INTERVAL = env.float("WEBHOOK_POLL_INTERVAL", default=0.5)
+WEBHOOK_LEASE_SECONDS = env.float("WEBHOOK_LEASE_SECONDS", default=60.0)

@@ -1,0 +1,239 @@
+"""Delivery workers: claim endpoints, turn new outbox events into deliveries, send them.
+
+Each endpoint is worked on by one worker at a time, the holder of its lease. Claiming
+takes candidate rows with `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL (two workers
+never wait on, or both take, the same endpoint) and sets the lease with an UPDATE that
+re-checks it is free, which is what makes the claim safe on SQLite too (where FOR UPDATE
+does not exist and writers are serialized). The lease outlives one attempt and is renewed
+after each; a worker that dies loses it when it lapses, and another worker resends what was
+not recorded as delivered: at least once. Every write the holder makes re-checks that it
+still holds the lease, so a worker that stalled past its lease stops instead of racing.
+
+One endpoint's deliveries go one at a time in event order: the oldest pending one blocks
+the rest until it is delivered or its retry window runs out. Endpoints are served by a
+thread each, so a slow or dead one only ever holds its own thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+import uuid
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import close_old_connections, transaction
+from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from ..models import EventSequence, OutboxEvent
+from . import delivery as http
+from . import signing
+from .models import DeliveryState, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+
+logger = logging.getLogger(__name__)
+
+FAN_OUT_BATCH = 500
+# Deliveries one claim sends at most before the endpoint goes back to the queue (fairness).
+SEND_BUDGET = 100
+
+
+class LeaseLost(Exception):
+    pass
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _lease_until():
+    return timezone.now() + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
+
+
+def _free(now) -> Q:
+    return Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+
+
+def claim(worker_id: str, limit: int) -> list[int]:
+    """Lease up to `limit` endpoints that have new events or a pending delivery now due."""
+    now = timezone.now()
+    head = EventSequence.objects.filter(restaurant_id=OuterRef("restaurant_id")).values("last_id")[:1]
+    pending = WebhookDelivery.objects.filter(endpoint_id=OuterRef("pk"), state=DeliveryState.PENDING)
+    due = Q(failing_since__isnull=True, has_pending=True) & (
+        Q(retry_at__isnull=True) | Q(retry_at__lte=now)
+    )
+    with transaction.atomic():
+        candidates = list(
+            WebhookEndpoint.objects.filter(_free(now), is_active=True)
+            .annotate(head=Coalesce(Subquery(head), 0), has_pending=Exists(pending))
+            .filter(Q(cursor__lt=F("head")) | due)
+            .order_by(F("claimed_at").asc(nulls_first=True), "pk")
+            .select_for_update(skip_locked=True, of=("self",))
+            .values_list("pk", flat=True)[:limit]
+        )
+        lease = _lease_until()
+        return [
+            pk for pk in candidates
+            if WebhookEndpoint.objects.filter(_free(now), pk=pk).update(
+                lease_owner=worker_id, lease_until=lease, claimed_at=now
+            )
+        ]
+
+
+def _hold(worker_id: str, endpoint_id: int, **changes) -> None:
+    """Renew the lease (and write `changes`), or raise LeaseLost."""
+    if not WebhookEndpoint.objects.filter(pk=endpoint_id, lease_owner=worker_id).update(
+        lease_until=_lease_until(), **changes
+    ):
+        raise LeaseLost(endpoint_id)
+
+
+def release(worker_id: str, endpoint_id: int) -> None:
+    WebhookEndpoint.objects.filter(pk=endpoint_id, lease_owner=worker_id).update(
+        lease_owner="", lease_until=None
+    )
+
+
+@transaction.atomic
+def fan_out(worker_id: str, endpoint: WebhookEndpoint) -> int:
+    """Deliveries for the endpoint's events after its cursor; moves the cursor past them."""
+    batch = list(
+        OutboxEvent.objects.filter(restaurant_id=endpoint.restaurant_id, seq__gt=endpoint.cursor)
+        .order_by("seq")[:FAN_OUT_BATCH]
+    )
+    if not batch:
+        return 0
+    wanted = set(endpoint.events)
+    WebhookDelivery.objects.bulk_create(
+        [
+            WebhookDelivery(
+                endpoint=endpoint, event_seq=event.seq, event_type=event.name, body=signing.body(event)
+            )
+            for event in batch if event.name in wanted
+        ],
+        ignore_conflicts=True,  # a replay may have created one already
+    )
+    _hold(worker_id, endpoint.pk, cursor=batch[-1].seq)
+    endpoint.cursor = batch[-1].seq
+    return len(batch)
+
+
+def backoff(attempts_in_window: int) -> timedelta:
+    """Exponential from WEBHOOK_RETRY_BASE, capped, with "equal jitter": between half and
+    all of the step, so that endpoints failing together do not retry together."""
+    step = min(settings.WEBHOOK_RETRY_MAX, settings.WEBHOOK_RETRY_BASE * 2 ** (attempts_in_window - 1))
+    return timedelta(seconds=step / 2 + random.uniform(0, step / 2))
+
+
+@transaction.atomic
+def record(worker_id: str, endpoint: WebhookEndpoint, delivery: WebhookDelivery, started, result) -> None:
+    now = timezone.now()
+    delivery.attempt_count += 1
+    WebhookAttempt.objects.create(
+        delivery=delivery, number=delivery.attempt_count, started_at=started, outcome=result.outcome,
+        status_code=result.status_code, latency_ms=result.latency_ms,
+        response_excerpt=result.excerpt, error=result.error,
+    )
+    delivery.first_attempt_at = delivery.first_attempt_at or started
+    delivery.last_attempt_at = now
+    if result.ok:
+        delivery.state, delivery.delivered_at = DeliveryState.DELIVERED, now
+        _hold(worker_id, endpoint.pk, retry_at=None)
+    elif now - delivery.first_attempt_at >= settings.WEBHOOK_RETRY_FOR:
+        delivery.state = DeliveryState.FAILED
+        _hold(worker_id, endpoint.pk, retry_at=None, failing_since=now)
+        logger.warning("webhook endpoint %s failing: %s", endpoint.pk, result.error)
+    else:
+        in_window = delivery.attempts.filter(started_at__gte=delivery.first_attempt_at).count()
+        window_end = delivery.first_attempt_at + settings.WEBHOOK_RETRY_FOR
+        _hold(worker_id, endpoint.pk, retry_at=min(now + backoff(in_window), window_end))
+    delivery.save(
+        update_fields=["attempt_count", "first_attempt_at", "last_attempt_at", "state", "delivered_at"]
+    )
+
+
+def send_pending(worker_id: str, endpoint_id: int, client, resolver=None) -> int:
+    """Send the endpoint's pending deliveries in event order until one fails; returns how
+    many were delivered."""
+    delivered = 0
+    while delivered < SEND_BUDGET:
+        # Read afresh each time: a manager may have disabled it or given it a new secret.
+        endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
+        now = timezone.now()
+        if not endpoint.is_active or endpoint.failing_since or (endpoint.retry_at and endpoint.retry_at > now):
+            break
+        head = endpoint.deliveries.filter(state=DeliveryState.PENDING).order_by("event_seq").first()
+        if head is None:
+            break
+        result = http.attempt(
+            endpoint.url, endpoint.secret, signing.webhook_id(endpoint.restaurant_id, head.event_seq),
+            head.body, client=client, resolver=resolver,
+        )
+        record(worker_id, endpoint, head, now, result)
+        if not result.ok:
+            break
+        delivered += 1
+    return delivered
+
+
+def work_on(worker_id: str, endpoint_id: int, resolver=None) -> None:
+    """What a worker does with an endpoint it claimed; the lease is given back at the end."""
+    try:
+        endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
+        fan_out(worker_id, endpoint)
+        with http.new_client() as client:
+            send_pending(worker_id, endpoint_id, client, resolver)
+    except LeaseLost:
+        logger.warning("webhook endpoint %s: lease lost, leaving it to another worker", endpoint_id)
+    finally:
+        try:
+            release(worker_id, endpoint_id)
+        finally:
+            close_old_connections()
+
+
+class DeliveryWorker:
+    """The `deliver_webhooks` process: claims endpoints and serves each on a thread."""
+
+    def __init__(self, *, threads=None, poll_interval=None, resolver=None):
+        self.worker_id = new_worker_id()
+        self.threads = threads or settings.WEBHOOK_WORKER_THREADS
+        self.poll_interval = settings.WEBHOOK_POLL_INTERVAL if poll_interval is None else poll_interval
+        self.resolver = resolver
+
+    def _claim(self, free: int) -> list[int]:
+        try:
+            return claim(self.worker_id, free)
+        except Exception:  # noqa: BLE001 - database away: try again next poll
+            logger.exception("webhook claim failed")
+            return []
+        finally:
+            close_old_connections()
+
+    def run(self, stop: threading.Event, drain: bool = False) -> None:
+        """Until `stop` is set; with `drain`, until nothing is left to claim."""
+        running: dict = {}
+        with ThreadPoolExecutor(self.threads, thread_name_prefix="webhook") as pool:
+            while not stop.is_set():
+                claimed = self._claim(self.threads - len(running)) if len(running) < self.threads else []
+                for endpoint_id in claimed:
+                    future = pool.submit(work_on, self.worker_id, endpoint_id, self.resolver)
+                    running[future] = endpoint_id
+                if drain and not running:
+                    return
+                if running:
+                    done, _ = wait(running, timeout=self.poll_interval, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        endpoint_id = running.pop(future)
+                        if future.exception():
+                            logger.error(
+                                "webhook endpoint %s: %r", endpoint_id, future.exception(),
+                                exc_info=future.exception(),
+                            )
+                elif not claimed:
+                    stop.wait(self.poll_interval)
