@@ -329,6 +329,9 @@ LOGGING = {
         "uvicorn": {"handlers": ["console"], "propagate": False},
         "uvicorn.error": {"handlers": [], "propagate": True},
         "uvicorn.access": {"handlers": ["console"], "propagate": False},
+        # A line per webhook request; the delivery log in the admin already has each attempt.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }
 

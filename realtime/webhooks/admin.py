@@ -21,6 +21,7 @@ from .models import EVENT_TYPES, WebhookAttempt, WebhookDelivery, WebhookEndpoin
 
 
 class WebhookEndpointForm(forms.ModelForm):
+    url = forms.URLField(label="URL", max_length=2000, assume_scheme="https")
     events = forms.MultipleChoiceField(
         choices=[(name, name) for name in EVENT_TYPES], widget=forms.CheckboxSelectMultiple
     )
