@@ -175,7 +175,9 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
 class WebhookAttemptInline(admin.TabularInline):
     model = WebhookAttempt
     extra = 0
-    fields = ["number", "started_at", "outcome", "status_code", "latency_ms", "response_excerpt", "error"]
+    fields = [
+        "number", "started_at", "outcome", "status_code", "latency_ms", "response_excerpt", "error", "worker",
+    ]
     readonly_fields = fields
     ordering = ["-number"]
 

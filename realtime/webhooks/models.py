@@ -135,6 +135,7 @@ class WebhookAttempt(models.Model):
     latency_ms = models.PositiveIntegerField(null=True, blank=True)
     response_excerpt = models.TextField(blank=True)
     error = models.CharField(max_length=500, blank=True)
+    worker = models.CharField(max_length=80, blank=True, help_text="The delivery worker that made it.")
 
     class Meta:
         app_label = "realtime"

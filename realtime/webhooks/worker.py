@@ -137,7 +137,7 @@ def record(worker_id: str, endpoint: WebhookEndpoint, delivery: WebhookDelivery,
     WebhookAttempt.objects.create(
         delivery=delivery, number=delivery.attempt_count, started_at=started, outcome=result.outcome,
         status_code=result.status_code, latency_ms=result.latency_ms,
-        response_excerpt=result.excerpt, error=result.error,
+        response_excerpt=result.excerpt, error=result.error, worker=worker_id,
     )
     delivery.first_attempt_at = delivery.first_attempt_at or started
     delivery.last_attempt_at = now
