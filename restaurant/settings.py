@@ -372,3 +372,5 @@ WEBHOOK_RETRY_MAX = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=3600.0)
 WEBHOOK_WORKER_THREADS = env.int("WEBHOOK_WORKER_THREADS", default=8)
 WEBHOOK_POLL_INTERVAL = env.float("WEBHOOK_POLL_INTERVAL", default=0.5)
 WEBHOOK_LEASE_SECONDS = env.float("WEBHOOK_LEASE_SECONDS", default=60.0)
+# Delivered deliveries and their attempts are deleted from the log after this (workers prune).
+WEBHOOK_LOG_RETENTION = timedelta(days=env.float("WEBHOOK_LOG_RETENTION_DAYS", default=30))

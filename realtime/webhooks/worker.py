@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 FAN_OUT_BATCH = 500
 # Deliveries one claim sends at most before the endpoint goes back to the queue (fairness).
 SEND_BUDGET = 100
+PRUNE_EVERY = timedelta(hours=1)
 
 
 class LeaseLost(Exception):
@@ -157,11 +158,11 @@ def record(worker_id: str, endpoint: WebhookEndpoint, delivery: WebhookDelivery,
     )
 
 
-def send_pending(worker_id: str, endpoint_id: int, client, resolver=None) -> int:
-    """Send the endpoint's pending deliveries in event order until one fails; returns how
-    many were delivered."""
+def send_pending(worker_id: str, endpoint_id: int, client, resolver=None, stop=None) -> int:
+    """Send the endpoint's pending deliveries in event order until one fails (or `stop` is
+    set); returns how many were delivered."""
     delivered = 0
-    while delivered < SEND_BUDGET:
+    while delivered < SEND_BUDGET and not (stop and stop.is_set()):
         # Read afresh each time: a manager may have disabled it or given it a new secret.
         endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
         now = timezone.now()
@@ -181,13 +182,13 @@ def send_pending(worker_id: str, endpoint_id: int, client, resolver=None) -> int
     return delivered
 
 
-def work_on(worker_id: str, endpoint_id: int, resolver=None) -> None:
+def work_on(worker_id: str, endpoint_id: int, resolver=None, stop=None) -> None:
     """What a worker does with an endpoint it claimed; the lease is given back at the end."""
     try:
         endpoint = WebhookEndpoint.objects.get(pk=endpoint_id)
         fan_out(worker_id, endpoint)
         with http.new_client() as client:
-            send_pending(worker_id, endpoint_id, client, resolver)
+            send_pending(worker_id, endpoint_id, client, resolver, stop)
     except LeaseLost:
         logger.warning("webhook endpoint %s: lease lost, leaving it to another worker", endpoint_id)
     finally:
@@ -195,6 +196,16 @@ def work_on(worker_id: str, endpoint_id: int, resolver=None) -> None:
             release(worker_id, endpoint_id)
         finally:
             close_old_connections()
+
+
+def prune_log() -> int:
+    """Delete delivered deliveries (and their attempts) older than the log's retention;
+    pending and failed ones stay until they are delivered."""
+    cutoff = timezone.now() - settings.WEBHOOK_LOG_RETENTION
+    deleted, _ = WebhookDelivery.objects.filter(
+        state=DeliveryState.DELIVERED, delivered_at__lt=cutoff
+    ).delete()
+    return deleted
 
 
 class DeliveryWorker:
@@ -215,14 +226,26 @@ class DeliveryWorker:
         finally:
             close_old_connections()
 
+    def _prune(self) -> None:
+        try:
+            prune_log()
+        except Exception:  # noqa: BLE001 - next time
+            logger.exception("webhook log pruning failed")
+        finally:
+            close_old_connections()
+
     def run(self, stop: threading.Event, drain: bool = False) -> None:
         """Until `stop` is set; with `drain`, until nothing is left to claim."""
         running: dict = {}
+        pruned_at = None
         with ThreadPoolExecutor(self.threads, thread_name_prefix="webhook") as pool:
             while not stop.is_set():
+                if pruned_at is None or timezone.now() - pruned_at > PRUNE_EVERY:
+                    pruned_at = timezone.now()
+                    self._prune()
                 claimed = self._claim(self.threads - len(running)) if len(running) < self.threads else []
                 for endpoint_id in claimed:
-                    future = pool.submit(work_on, self.worker_id, endpoint_id, self.resolver)
+                    future = pool.submit(work_on, self.worker_id, endpoint_id, self.resolver, stop)
                     running[future] = endpoint_id
                 if drain and not running:
                     return

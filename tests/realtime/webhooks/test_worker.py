@@ -143,3 +143,37 @@ def test_failing_for_the_whole_retry_window_marks_the_endpoint_failing_until_res
         accepted = receiver.wait_for(len(ids))
     assert [r.event_id for r in accepted] == ids
     assert WebhookEndpoint.objects.get(pk=endpoint.pk).failing_since is None
+
+
+def test_backoff_doubles_up_to_the_cap_with_jitter(settings):
+    from realtime.webhooks.worker import backoff
+
+    settings.WEBHOOK_RETRY_BASE, settings.WEBHOOK_RETRY_MAX = 5.0, 3600.0
+    for attempts, step in ((1, 5), (2, 10), (3, 20), (8, 640), (20, 3600)):
+        delays = {backoff(attempts).total_seconds() for _ in range(50)}
+        assert all(step / 2 <= delay <= step for delay in delays), (attempts, delays)
+        assert len(delays) > 1  # jittered
+
+
+@pytest.mark.django_db
+def test_the_log_keeps_delivered_deliveries_for_its_retention_and_the_rest_until_delivered(floor, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from realtime.webhooks.worker import prune_log
+
+    endpoint = subscribe(floor, "https://hooks.example.com/in")
+    old = timezone.now() - settings.WEBHOOK_LOG_RETENTION - timedelta(minutes=1)
+    for seq, state, delivered_at in (
+        (1, DeliveryState.DELIVERED, old),
+        (2, DeliveryState.DELIVERED, timezone.now()),
+        (3, DeliveryState.FAILED, None),
+        (4, DeliveryState.PENDING, None),
+    ):
+        WebhookDelivery.objects.create(
+            endpoint=endpoint, event_seq=seq, event_type="order.new", body="{}", state=state,
+            delivered_at=delivered_at,
+        )
+    assert prune_log() >= 1
+    assert set(WebhookDelivery.objects.values_list("event_seq", flat=True)) == {2, 3, 4}
