@@ -94,7 +94,8 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
         return fields
 
     def get_readonly_fields(self, request, obj=None):
-        return self.readonly_fields if obj is not None else []
+        # An endpoint stays with its restaurant: its cursor counts that restaurant's events.
+        return ["restaurant", *self.readonly_fields] if obj is not None else []
 
     def get_queryset(self, request):
         last_error = (
@@ -184,11 +185,7 @@ class WebhookAttemptInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
+    has_change_permission = has_delete_permission = has_add_permission  # a log: read only
 
 
 class EndpointFilter(admin.SimpleListFilter):

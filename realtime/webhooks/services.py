@@ -34,14 +34,27 @@ def _lock(actor, endpoint_id) -> WebhookEndpoint:
     return endpoint
 
 
+MANAGED_FIELDS = ["url", "description", "events", "is_active"]
+
+
 @transaction.atomic
 def endpoint_save(*, actor, endpoint: WebhookEndpoint, was_active: bool | None) -> WebhookEndpoint:
-    """Create or update. A new endpoint, and one enabled again, get events from now on
-    (`was_active` is None for a new one); the ones in between can be replayed."""
+    """Create, or write the manager's fields of, an endpoint (never the worker's: its lease,
+    cursor and retry state may have moved since the form was loaded). A new endpoint, and
+    one enabled again, get events from now on (`was_active` is None for a new one); the
+    ones in between can be replayed."""
     _require_manager(actor, endpoint.restaurant_id)
-    if was_active is None or (endpoint.is_active and not was_active):
-        endpoint.cursor = event_head(endpoint.restaurant_id)
-    endpoint.save()
+    head = event_head(endpoint.restaurant_id)
+    if was_active is None:
+        endpoint.cursor = head
+        endpoint.save()
+        return endpoint
+    _lock(actor, endpoint.pk)
+    fields = [*MANAGED_FIELDS, "updated_at"]
+    if endpoint.is_active and not was_active:
+        endpoint.cursor = head
+        fields.append("cursor")
+    endpoint.save(update_fields=fields)
     return endpoint
 
 

@@ -84,6 +84,24 @@ def test_the_form_refuses_plain_http_and_literal_private_addresses(floor, settin
     assert not WebhookEndpoint.objects.exists()
 
 
+@pytest.mark.django_db
+def test_saving_an_endpoint_leaves_the_workers_state_alone(floor):
+    """The object a form edits was read before the worker last wrote (its lease renewed,
+    its cursor moved): saving it writes the manager's fields only."""
+    from realtime.webhooks import services as webhook_services
+
+    stale = WebhookEndpoint.objects.get(pk=subscribe(floor, "https://hooks.example.com/in").pk)
+    retry_at = timezone.now() + timedelta(seconds=30)
+    WebhookEndpoint.objects.filter(pk=stale.pk).update(
+        cursor=7, retry_at=retry_at, lease_owner="worker-1", lease_until=retry_at
+    )
+    stale.description = "Renamed"
+    webhook_services.endpoint_save(actor=floor.manager, endpoint=stale, was_active=True)
+    endpoint = WebhookEndpoint.objects.get(pk=stale.pk)
+    assert endpoint.description == "Renamed"
+    assert (endpoint.cursor, endpoint.retry_at, endpoint.lease_owner) == (7, retry_at, "worker-1")
+
+
 # --- Tenancy ----------------------------------------------------------------------------------
 
 
