@@ -191,6 +191,8 @@ def work_on(worker_id: str, endpoint_id: int, resolver=None, stop=None) -> None:
             send_pending(worker_id, endpoint_id, client, resolver, stop)
     except LeaseLost:
         logger.warning("webhook endpoint %s: lease lost, leaving it to another worker", endpoint_id)
+    except WebhookEndpoint.DoesNotExist:
+        pass  # deleted by a manager meanwhile
     finally:
         try:
             release(worker_id, endpoint_id)
