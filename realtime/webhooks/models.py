@@ -25,6 +25,7 @@ EVENT_TYPES = [
     "order.item.allergy.acknowledged",
     "order.pickup.called",
     "screen.status.changed",
+    "menu.item.availability.changed",
 ]
 
 SECRET_PREFIX = "whsec_"

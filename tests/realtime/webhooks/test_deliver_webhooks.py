@@ -22,11 +22,12 @@ WORKER_SETTINGS = dict(
 )
 
 
-def webhook_worker(name: str) -> Process:
+def webhook_worker(name: str, **settings) -> Process:
     command = procfile_command("webhooks")
     assert command[:3] == ["python", "manage.py", "deliver_webhooks"], command
     # One endpoint at a time each: with four endpoints busy, both workers must take part.
-    return Process([sys.executable, *command[1:], "--threads", "1"], server_env(**WORKER_SETTINGS), name)
+    env = server_env(**{**WORKER_SETTINGS, **settings})
+    return Process([sys.executable, *command[1:], "--threads", "1"], env, name)
 
 
 def test_two_workers_at_once_deliver_each_event_once_in_order(webhook_settings, receivers):
@@ -65,3 +66,28 @@ def test_two_workers_at_once_deliver_each_event_once_in_order(webhook_settings, 
             worker.stop()
     assert all(worker.proc.returncode == 0 for worker in workers)  # SIGTERM: a clean stop
     assert WebhookAttempt.objects.values("worker").distinct().count() == 2  # both took part
+
+
+def test_a_worker_killed_mid_attempt_is_taken_over_when_its_lease_lapses(webhook_settings, receivers):
+    floor = Floor()
+    receiver = receivers(answer=lambda received, nth: ("sleep", 30) if nth == 1 and received.event_id == 1 else 200)
+    subscribe(floor, receiver.url, receiver=receiver)
+    confirm_orders(floor, 2)
+    short_lease = dict(WEBHOOK_LEASE_SECONDS=2, WEBHOOK_TIMEOUT=20)
+    first = webhook_worker("webhooks-killed", **short_lease)
+    try:
+        deadline = time.monotonic() + 20
+        while not receiver.requests:
+            assert time.monotonic() < deadline, "the first worker sent nothing"
+            time.sleep(0.05)
+        first.proc.kill()  # mid-attempt: nothing recorded, the lease left to lapse
+        first.proc.wait(5)
+    finally:
+        first.stop()
+    second = webhook_worker("webhooks-successor", **short_lease)
+    try:
+        accepted = receiver.wait_for(4, timeout=30)
+    finally:
+        second.stop()
+    assert [r.event_id for r in accepted] == [1, 2, 3, 4]
+    assert [r.event_id for r in receiver.requests] == [1, 1, 2, 3, 4]  # at least once
