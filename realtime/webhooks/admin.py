@@ -182,6 +182,9 @@ class WebhookAttemptInline(admin.TabularInline):
     readonly_fields = fields
     ordering = ["-number"]
 
+    def has_view_permission(self, request, obj=None):
+        return True  # whoever may see the delivery (scoped by its admin) sees its attempts
+
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -232,6 +235,9 @@ class WebhookDeliveryAdmin(TenantScopedAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False  # a log: replayed, never edited
+
     def has_delete_permission(self, request, obj=None):
         return False
 
@@ -246,7 +252,7 @@ class WebhookDeliveryAdmin(TenantScopedAdmin):
             _warn_failing(request, _endpoints_of(request.user))
         return super().changelist_view(request, extra_context)
 
-    @admin.action(description="Replay selected deliveries")
+    @admin.action(description="Replay selected deliveries", permissions=["view"])
     def replay(self, request, queryset):
         by_endpoint: dict = {}
         for delivery in queryset:

@@ -47,7 +47,7 @@ class WebhookEndpoint(models.Model):
     secret = models.CharField(max_length=100, default=new_secret, editable=False)
     is_active = models.BooleanField("enabled", default=True)
     cursor = models.BigIntegerField(
-        default=0, help_text="Last event id for which deliveries were created."
+        "last event id queued", default=0, help_text="Last event id for which deliveries were created."
     )
     retry_at = models.DateTimeField(
         null=True, blank=True, help_text="When the oldest pending delivery is retried."

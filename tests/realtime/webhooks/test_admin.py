@@ -153,6 +153,21 @@ def test_floor_staff_cannot_open_webhooks(two_restaurants, role):
         assert admin_client(a.user(role)).get(url).status_code == 302
 
 
+@pytest.mark.django_db
+def test_a_delivery_shows_its_attempts_read_only(two_restaurants):
+    from realtime.webhooks.models import WebhookAttempt
+
+    a, _ = two_restaurants
+    WebhookAttempt.objects.create(
+        delivery=a.delivery, number=1, started_at=timezone.now(), outcome="http_error",
+        status_code=500, latency_ms=42, response_excerpt="Internal trouble", error="answered 500",
+    )
+    page = admin_client(a.manager).get(f"{DELIVERIES}{a.delivery.pk}/change/")
+    assert page.status_code == 200
+    assert b"Internal trouble" in page.content and b"answered 500" in page.content
+    assert b'name="_save"' not in page.content
+
+
 # --- Failing endpoints are shown --------------------------------------------------------------
 
 
