@@ -59,3 +59,34 @@ class Unauthenticated(DomainError):
     status = 401
     slug = "unauthenticated"
     title = "Authentication required"
+
+
+class ItemUnavailable(DomainError):
+    """The dish (or a chosen option) is 86'd, or fewer portions are left than asked for."""
+
+    status = 409
+    slug = "item-unavailable"
+    title = "Item unavailable"
+
+
+class CourseHeld(IllegalTransition):
+    """The item's course has not been fired: the kitchen may not start it yet."""
+
+    slug = "course-held"
+    title = "Course held"
+
+
+class AllergyUnacknowledged(IllegalTransition):
+    """The guest declared allergies for the item and no cook has acknowledged them yet."""
+
+    slug = "allergy-unacknowledged"
+    title = "Allergy not acknowledged"
+
+
+class OrderLimitExceeded(DomainError):
+    """The change would take an order past a bound every screen must still be able to show
+    (lines per order, order total)."""
+
+    status = 422
+    slug = "order-limit-exceeded"
+    title = "Order limit exceeded"

@@ -1,7 +1,11 @@
 import uuid
+import zoneinfo
 from decimal import Decimal
 
+from django import forms
+
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -36,6 +40,89 @@ class ItemStatus(models.TextChoices):
     CANCELLED = "CANCELLED", "Cancelled"
 
 
+class Priority(models.TextChoices):
+    NORMAL = "NORMAL", "Normal"
+    RUSH = "RUSH", "Rush"
+
+
+class Allergen(models.TextChoices):
+    """The 14 allergens EU Regulation 1169/2011 (Annex II) requires a menu to declare."""
+
+    GLUTEN = "gluten", "Cereals containing gluten"
+    CRUSTACEANS = "crustaceans", "Crustaceans"
+    EGGS = "eggs", "Eggs"
+    FISH = "fish", "Fish"
+    PEANUTS = "peanuts", "Peanuts"
+    SOYBEANS = "soybeans", "Soybeans"
+    MILK = "milk", "Milk"
+    NUTS = "nuts", "Tree nuts"
+    CELERY = "celery", "Celery"
+    MUSTARD = "mustard", "Mustard"
+    SESAME = "sesame", "Sesame"
+    SULPHITES = "sulphites", "Sulphur dioxide and sulphites"
+    LUPIN = "lupin", "Lupin"
+    MOLLUSCS = "molluscs", "Molluscs"
+
+
+_ALLERGEN_ORDER = {code: index for index, code in enumerate(Allergen.values)}
+
+
+def canonical_allergens(codes) -> list[str]:
+    """Codes without repeats, in the regulation's order (how every list is stored and shown)."""
+    return sorted(set(codes), key=_ALLERGEN_ORDER.__getitem__)
+
+
+def validate_allergens(value) -> None:
+    if not isinstance(value, list) or not all(isinstance(code, str) for code in value):
+        raise ValidationError("A list of allergen codes.", code="invalid")
+    unknown = sorted(set(value) - set(Allergen.values))
+    if unknown:
+        raise ValidationError(
+            "Unknown allergen code(s): %(codes)s. Allowed: %(allowed)s.",
+            code="invalid",
+            params={"codes": ", ".join(unknown), "allowed": " ".join(Allergen.values)},
+        )
+
+
+class AllergenListField(models.JSONField):
+    """A list of `Allergen` codes, stored in canonical order; checkboxes in the admin."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("default", list)
+        kwargs.setdefault("blank", True)
+        kwargs.setdefault("validators", [validate_allergens])
+        super().__init__(*args, **kwargs)
+
+    def pre_save(self, model_instance, add):
+        value = getattr(model_instance, self.attname)
+        if isinstance(value, list) and set(value) <= set(Allergen.values):
+            value = canonical_allergens(value)
+            setattr(model_instance, self.attname, value)
+        return value
+
+    def formfield(self, **kwargs):
+        return forms.MultipleChoiceField(
+            choices=Allergen.choices, required=False, label=self.verbose_name.capitalize(),
+            widget=forms.CheckboxSelectMultiple, help_text=self.help_text,
+        )
+
+
+def validate_timezone(value) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError("%(value)s is not an IANA time zone name.", params={"value": value})
+
+
+# Bounds of what an order may hold (issue 11): each keeps every later read, list, event and
+# admin page renderable. The total is rendered with 12 digits; this leaves room to spare.
+MAX_QTY = 999
+MAX_LINES_PER_ORDER = 200
+MAX_MODIFIERS_PER_ITEM = 20
+MAX_PRICE_DELTA = Decimal("9999.99")
+MAX_ORDER_TOTAL = Decimal("99999999.99")
+MAX_COURSE = 9
+MAX_REMAINING = 100000
+
+
 def _status_check(name: str, field: str, choices: type[models.TextChoices]):
     return models.CheckConstraint(condition=Q(**{f"{field}__in": choices.values}), name=name)
 
@@ -49,12 +136,16 @@ class TimestampedModel(models.Model):
         abstract = True
 
 
-class StatusTrackingModel(TimestampedModel):
-    """Remembers the status it was loaded (or last saved) with.
+class ChangeTrackingModel(TimestampedModel):
+    """Remembers the values of `tracked_fields` it was loaded (or last saved) with.
 
-    `previous_status` lets signal receivers tell a real status change from any other save,
-    whichever code path made it (services, the admin, a shell).
+    Signal receivers use them to tell a real change from any other save, whichever code path
+    made it (services, the admin, a shell). An instance not loaded from the database (built
+    from a pk) has no loaded values: `loaded()` is `NOT_LOADED`.
     """
+
+    NOT_LOADED = object()
+    tracked_fields: tuple[str, ...] = ()
 
     class Meta:
         abstract = True
@@ -62,21 +153,38 @@ class StatusTrackingModel(TimestampedModel):
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
-        instance._status_at_load = instance.__dict__.get("status")
+        instance._loaded = {f: instance.__dict__.get(f) for f in cls.tracked_fields}
         return instance
+
+    def loaded(self, field: str):
+        return getattr(self, "_loaded", {}).get(field, self.NOT_LOADED)
+
+    def changed(self, field: str) -> bool:
+        before = self.loaded(field)
+        return before is not self.NOT_LOADED and before != getattr(self, field)
+
+    def save(self, *args, **kwargs):
+        # post_save receivers run inside super().save() and still see the loaded values.
+        super().save(*args, **kwargs)
+        self._loaded = {f: getattr(self, f) for f in self.tracked_fields}
+
+
+class StatusTrackingModel(ChangeTrackingModel):
+    """`previous_status`: the status it was loaded (or last saved) with."""
+
+    tracked_fields = ("status",)
+
+    class Meta:
+        abstract = True
 
     @property
     def previous_status(self):
-        return getattr(self, "_status_at_load", None)
+        before = self.loaded("status")
+        return None if before is self.NOT_LOADED else before
 
     @property
     def status_changed(self) -> bool:
         return self.previous_status != self.status
-
-    def save(self, *args, **kwargs):
-        # post_save receivers run inside super().save() and still see the old status.
-        super().save(*args, **kwargs)
-        self._status_at_load = self.status
 
 
 class Restaurant(TimestampedModel):
@@ -88,6 +196,15 @@ class Restaurant(TimestampedModel):
     )
     ticket_red_after_minutes = models.PositiveSmallIntegerField(
         default=20, validators=[MinValueValidator(1), MaxValueValidator(600)]
+    )
+    timezone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_timezone],
+        help_text="IANA time zone, e.g. Europe/Madrid: ticket numbers restart at its midnight.",
+    )
+    auto_fire_next_course = models.BooleanField(
+        "fire next course automatically", default=False,
+        help_text="Fire an order's next course as soon as every item of the previous one is "
+        "served.",
     )
 
     class Meta:
@@ -228,7 +345,9 @@ class TableSession(TimestampedModel):
         return self.table.restaurant
 
 
-class MenuItem(TimestampedModel):
+class MenuItem(ChangeTrackingModel):
+    tracked_fields = ("available", "remaining", "available_again_at")
+
     restaurant = models.ForeignKey(Restaurant, on_delete=models.CASCADE, related_name="menu")
     name = models.CharField(max_length=200)
     price = models.DecimalField(
@@ -238,19 +357,124 @@ class MenuItem(TimestampedModel):
         max_length=50, blank=True, help_text="Kitchen station that prepares it, e.g. grill, bar."
     )
     active = models.BooleanField(default=True)
+    allergens = AllergenListField(help_text="What the dish contains (EU's 14 allergens).")
+    course = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(MAX_COURSE)],
+        help_text="Default course: 1 starters, 2 mains, 3 desserts.",
+    )
+    prep_minutes = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(600)],
+        help_text="Target preparation time.",
+    )
+    # "86": off for tonight (or until a time), or counted down portion by portion.
+    available = models.BooleanField(default=True, help_text="Off while the dish is 86'd.")
+    remaining = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(MAX_REMAINING)],
+        help_text="Portions left; empty when not counted. At 0 the dish becomes unavailable.",
+    )
+    available_again_at = models.DateTimeField(
+        null=True, blank=True, help_text="When an 86'd dish comes back by itself."
+    )
 
     class Meta:
         ordering = ["station", "name"]
         constraints = [
             models.UniqueConstraint(fields=["restaurant", "name"], name="menu_item_name_unique"),
             models.CheckConstraint(condition=Q(price__gte=0), name="menu_item_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(course__gte=1, course__lte=MAX_COURSE), name="menu_item_course_range"
+            ),
+            models.CheckConstraint(
+                condition=~Q(available=True, remaining=0),
+                name="menu_item_none_left_is_unavailable",
+                violation_error_message="A dish with no portions left cannot be available.",
+            ),
         ]
 
     def __str__(self):
         return f"{self.name} ({self.price})"
 
+    def clean(self):
+        # The same 86 rules as the kitchen's endpoint, for forms (the admin) too.
+        super().clean()
+        if self.available:
+            self.available_again_at = None
+            if self.remaining == 0:
+                raise ValidationError(
+                    {"remaining": "No portions left: give some, clear the count, or 86 the dish."}
+                )
+        elif (
+            self.available_again_at is not None
+            and self.changed("available_again_at")
+            and self.available_again_at <= timezone.now()
+        ):
+            raise ValidationError({"available_again_at": "A time in the future."})
+
+
+class ModifierGroup(models.Model):
+    """A choice the guest makes for a dish: "Doneness" (exactly one), "Extras" (up to 3)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    menu_item = models.ForeignKey(MenuItem, on_delete=models.CASCADE, related_name="modifier_groups")
+    name = models.CharField(max_length=100)
+    min_select = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(MAX_MODIFIERS_PER_ITEM)],
+        help_text="1 or more makes the choice required.",
+    )
+    max_select = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(MAX_MODIFIERS_PER_ITEM)]
+    )
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["menu_item", "name"], name="modifier_group_name_unique"),
+            models.CheckConstraint(
+                condition=Q(max_select__gte=1) & Q(max_select__gte=models.F("min_select")),
+                name="modifier_group_max_at_least_min",
+                violation_error_message="Maximum must be at least 1 and at least the minimum.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.menu_item.name}: {self.name}"
+
+    @property
+    def restaurant_id(self):
+        return self.menu_item.restaurant_id
+
+
+class ModifierOption(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    group = models.ForeignKey(ModifierGroup, on_delete=models.CASCADE, related_name="options")
+    name = models.CharField(max_length=100)
+    price_delta = models.DecimalField(
+        max_digits=6, decimal_places=2, default=Decimal("0.00"),
+        validators=[MinValueValidator(-MAX_PRICE_DELTA), MaxValueValidator(MAX_PRICE_DELTA)],
+    )
+    allergens = AllergenListField(help_text="What the option adds to the dish.")
+    available = models.BooleanField(default=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "name"], name="modifier_option_name_unique"),
+            models.CheckConstraint(
+                condition=Q(price_delta__gte=-MAX_PRICE_DELTA, price_delta__lte=MAX_PRICE_DELTA),
+                name="modifier_option_price_delta_range",
+            ),
+        ]
+
+    def __str__(self):
+        sign = "+" if self.price_delta >= 0 else ""
+        return f"{self.name} ({sign}{self.price_delta})"
+
 
 class Order(StatusTrackingModel):
+    tracked_fields = ("status", "priority")
+
     restaurant = models.ForeignKey(Restaurant, on_delete=models.CASCADE, related_name="orders")
     table_session = models.ForeignKey(
         TableSession, on_delete=models.PROTECT, related_name="orders"
@@ -264,13 +488,33 @@ class Order(StatusTrackingModel):
     )
     confirmed_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.CharField(max_length=500, blank=True)
+    priority = models.CharField(max_length=8, choices=Priority.choices, default=Priority.NORMAL)
+    # The short ticket number the kitchen calls out: given on confirm, restarting each day at
+    # midnight in the restaurant's time zone (`service_date` is that day).
+    number = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    service_date = models.DateField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["created_at"]
-        constraints = [_status_check("order_status_valid", "status", OrderStatus)]
+        constraints = [
+            _status_check("order_status_valid", "status", OrderStatus),
+            _status_check("order_priority_valid", "priority", Priority),
+            models.UniqueConstraint(
+                fields=["restaurant", "service_date", "number"],
+                condition=Q(number__isnull=False),
+                name="order_number_unique_per_day",
+            ),
+            models.CheckConstraint(
+                condition=Q(number__isnull=True, service_date__isnull=True)
+                | Q(number__isnull=False, service_date__isnull=False),
+                name="order_number_has_service_date",
+            ),
+        ]
         indexes = [models.Index(fields=["restaurant", "status", "created_at"])]
 
     def __str__(self):
+        if self.number:
+            return f"Order #{self.number} ({self.status})"
         return f"Order {str(self.id)[:8]} ({self.status})"
 
     @property
@@ -282,6 +526,8 @@ class Order(StatusTrackingModel):
 
 
 class OrderItem(StatusTrackingModel):
+    tracked_fields = ("status", "allergy_acknowledged_at")
+
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="items")
     menu_item = models.ForeignKey(
         MenuItem, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -289,7 +535,9 @@ class OrderItem(StatusTrackingModel):
     # Name, price and station are copied when the item is added: a later menu edit must not
     # rewrite what was ordered.
     name = models.CharField(max_length=200)
-    qty = models.PositiveSmallIntegerField(validators=[MinValueValidator(1), MaxValueValidator(999)])
+    qty = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_QTY)]
+    )
     unit_price = models.DecimalField(
         max_digits=8, decimal_places=2, validators=[MinValueValidator(Decimal("0.00"))]
     )
@@ -298,6 +546,27 @@ class OrderItem(StatusTrackingModel):
         max_length=16, choices=ItemStatus.choices, default=ItemStatus.PENDING, db_index=True
     )
     notes = models.CharField(max_length=500, blank=True)
+    # Copied when added, like name and price: [{"name", "priceDelta", "optionId"}], the
+    # price delta a decimal string, optionId null for a free-form modifier ("no onion").
+    modifiers = models.JSONField(default=list, blank=True)
+    modifiers_price = models.DecimalField(
+        max_digits=8, decimal_places=2, default=Decimal("0.00"),
+        help_text="Sum of the modifiers' price deltas, per unit.",
+    )
+    course = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(MAX_COURSE)]
+    )
+    seat = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100)]
+    )
+    fired_at = models.DateTimeField(null=True, blank=True, help_text="Null while its course is held.")
+    allergens = AllergenListField(help_text="What the dish contains, with its chosen options.")
+    allergies = AllergenListField(help_text="What the guest declared for this dish.")
+    allergy_acknowledged_at = models.DateTimeField(null=True, blank=True)
+    allergy_acknowledged_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    void_reason = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["created_at"]
@@ -307,6 +576,13 @@ class OrderItem(StatusTrackingModel):
             models.CheckConstraint(
                 condition=Q(unit_price__gte=0), name="order_item_price_not_negative"
             ),
+            models.CheckConstraint(
+                condition=Q(unit_price__gte=-models.F("modifiers_price")),
+                name="order_item_price_with_modifiers_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(course__gte=1, course__lte=MAX_COURSE), name="order_item_course_range"
+            ),
         ]
 
     def __str__(self):
@@ -314,7 +590,32 @@ class OrderItem(StatusTrackingModel):
 
     @property
     def line_total(self) -> Decimal:
-        return self.unit_price * self.qty
+        return (self.unit_price + self.modifiers_price) * self.qty
+
+    @property
+    def allergen_conflicts(self) -> list[str]:
+        return canonical_allergens(set(self.allergens) & set(self.allergies))
+
+
+class CourseFiring(models.Model):
+    """A course of an order sent to the kitchen after the order was (the `fire` call, or the
+    restaurant's automatic firing). The lowest course fires with the confirmation itself."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="course_firings")
+    course = models.PositiveSmallIntegerField()
+    item_ids = models.JSONField(default=list, help_text="The held items it fired.")
+    fired_at = models.DateTimeField(default=timezone.now)
+    fired_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="Empty when the restaurant's automatic firing did it.",
+    )
+
+    class Meta:
+        ordering = ["fired_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "course"], name="course_fired_once"),
+        ]
 
 
 class IdempotencyRecord(models.Model):

@@ -10,6 +10,8 @@ from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, prefetch_re
 from .errors import NotFound
 from .models import (
     MenuItem,
+    ModifierGroup,
+    ModifierOption,
     Order,
     OrderItem,
     Restaurant,
@@ -51,8 +53,23 @@ def menu_item_list(*, restaurant: Restaurant) -> QuerySet[MenuItem]:
     return MenuItem.objects.filter(restaurant=restaurant)
 
 
+def menu_with_modifiers(*, restaurant: Restaurant) -> QuerySet[MenuItem]:
+    """The menu as `GET /menu-items` shows it: groups and options in order (two queries)."""
+    options = Prefetch("options", queryset=ModifierOption.objects.order_by("position", "name"))
+    groups = Prefetch(
+        "modifier_groups",
+        queryset=ModifierGroup.objects.order_by("position", "name").prefetch_related(options),
+    )
+    return menu_item_list(restaurant=restaurant).prefetch_related(groups)
+
+
 def menu_item_get(*, restaurant: Restaurant, menu_item_id) -> MenuItem:
     return _get(menu_item_list(restaurant=restaurant), "Menu item", pk=menu_item_id)
+
+
+def menu_item_rendered(*, restaurant: Restaurant, menu_item: MenuItem) -> MenuItem:
+    """A dish a service just returned, with its modifier groups loaded for rendering."""
+    return _get(menu_with_modifiers(restaurant=restaurant), "Menu item", pk=menu_item.pk)
 
 
 def _items_in_order():
@@ -98,7 +115,7 @@ def kitchen_tickets(*, restaurant: Restaurant) -> QuerySet[Order]:
     return (
         order_list(restaurant=restaurant)
         .filter(status__in=ACTIVE_ORDER_STATUSES)
-        .select_related("table_session__table")
+        .select_related("table_session__table", "created_by")
         .order_by("confirmed_at", "created_at")
     )
 
@@ -106,7 +123,7 @@ def kitchen_tickets(*, restaurant: Restaurant) -> QuerySet[Order]:
 def kitchen_ticket_get(*, restaurant: Restaurant, order_id) -> Order:
     """One ticket, whatever its status (a cancelled ticket is still shown, struck through)."""
     return _get(
-        order_list(restaurant=restaurant).select_related("table_session__table"),
+        order_list(restaurant=restaurant).select_related("table_session__table", "created_by"),
         "Order", pk=order_id,
     )
 

@@ -10,5 +10,7 @@ class RealtimeConfig(AppConfig):
         from .webhooks import models  # noqa: F401 - webhook models belong to this app
 
     def ready(self):
+        # The reference's receivers first: an item's status event precedes any kitchen one.
         from . import receivers  # noqa: F401 - connects the signal receivers
+        from . import kitchen_receivers  # noqa: F401
         from .webhooks import admin  # noqa: F401 - registers on the project's admin site

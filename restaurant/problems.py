@@ -52,6 +52,26 @@ PROBLEM_TYPES: dict[str, tuple[str, str]] = {
         "states. Reload it and try again if another screen moved it first.",
     ),
     "conflict": ("Conflict with the current state", "The current state does not allow this."),
+    "item-unavailable": (
+        "Item unavailable",
+        "The dish or a chosen option is 86'd (unavailable), or fewer portions are left than "
+        "the quantity asked for. Nothing was added.",
+    ),
+    "course-held": (
+        "Course held",
+        "The item's course has not been fired yet (`firedAt` is null): fire the course "
+        "(`POST /orders/{id}/fire`) before starting it. `detail` names both states.",
+    ),
+    "allergy-unacknowledged": (
+        "Allergy not acknowledged",
+        "The guest declared allergies for this item: a cook must acknowledge them "
+        "(`POST /orders/{id}/items/{itemId}/acknowledge-allergy`) before it can start.",
+    ),
+    "order-limit-exceeded": (
+        "Order limit exceeded",
+        "The change would take the order past its bounds (lines per order, order total); "
+        "nothing was changed. Split the order.",
+    ),
     "unprocessable": ("Request cannot be processed", "The request is well formed but refused."),
     "idempotency-key-reused": (
         "Idempotency key reused",

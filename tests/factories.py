@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 import factory
+from django.utils import timezone
 from factory.django import DjangoModelFactory
 
 from orders.models import (
@@ -90,3 +91,7 @@ class OrderItemFactory(DjangoModelFactory):
     qty = 1
     unit_price = Decimal("10.00")
     status = ItemStatus.PENDING
+    # An item of a sent order was fired with it (as confirm does for a one-course order).
+    fired_at = factory.LazyAttribute(
+        lambda i: None if i.order.status == OrderStatus.DRAFT else timezone.now()
+    )

@@ -1,5 +1,8 @@
 """Restaurants and their floor: tables and table sessions."""
 
+import zoneinfo
+
+from django import forms
 from django.contrib import admin
 
 from .. import services
@@ -10,9 +13,21 @@ from .site import TenantScopedAdmin, run_service, site
 @admin.register(Restaurant, site=site)
 class RestaurantAdmin(TenantScopedAdmin):
     restaurant_path = "pk"
-    list_display = ["name", "slug", "ticket_amber_after_minutes", "ticket_red_after_minutes"]
+    list_display = [
+        "name", "slug", "timezone", "auto_fire_next_course", "ticket_amber_after_minutes",
+        "ticket_red_after_minutes",
+    ]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        if db_field.name == "timezone":
+            zones = sorted(zoneinfo.available_timezones())
+            return forms.ChoiceField(
+                choices=[(zone, zone) for zone in zones], initial="UTC",
+                label="Time zone", help_text=db_field.help_text,
+            )
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
 
     def restaurant_of(self, obj):
         return obj.pk

@@ -4,12 +4,33 @@ Output serializers render models; input serializers only validate shape. Rules l
 `orders.services`.
 """
 
+from datetime import UTC
+
+from djangorestframework_camel_case.util import camelize
 from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from restaurant.wire import BlankAsNullCharField, MoneyField, StrictUUIDField, TimestampField
 
-from ..models import ItemStatus, MenuItem, Order, OrderItem, Table, TableSession, User
+from ..models import (
+    MAX_COURSE,
+    MAX_MODIFIERS_PER_ITEM,
+    MAX_PRICE_DELTA,
+    MAX_QTY,
+    MAX_REMAINING,
+    Allergen,
+    ItemStatus,
+    MenuItem,
+    ModifierGroup,
+    ModifierOption,
+    Order,
+    OrderItem,
+    Priority,
+    Table,
+    TableSession,
+    User,
+)
 
 # --- Output -----------------------------------------------------------------------------------
 
@@ -47,17 +68,50 @@ class TableSessionSerializer(serializers.ModelSerializer):
         ]
 
 
+def allergen_list(**kwargs):
+    kwargs.setdefault("help_text", "Allergen codes (the EU's 14).")
+    kwargs["help_text"] += " Codes: " + " ".join(Allergen.values) + "."
+    return serializers.ListField(
+        child=serializers.ChoiceField(choices=Allergen.values), max_length=len(Allergen.values),
+        **kwargs,
+    )
+
+
+class ModifierOptionSerializer(serializers.ModelSerializer):
+    price_delta = MoneyField(read_only=True, max_digits=6, min_value=-MAX_PRICE_DELTA)
+    allergens = allergen_list(read_only=True)
+
+    class Meta:
+        model = ModifierOption
+        fields = ["id", "name", "price_delta", "allergens", "available"]
+
+
+class ModifierGroupSerializer(serializers.ModelSerializer):
+    options = ModifierOptionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = ModifierGroup
+        fields = ["id", "name", "min_select", "max_select", "options"]
+
+
 class MenuItemSerializer(serializers.ModelSerializer):
     restaurant_id = serializers.UUIDField(read_only=True)
     price = MoneyField(read_only=True)
+    allergens = allergen_list(read_only=True)
+    available_again_at = TimestampField(read_only=True, allow_null=True)
+    modifier_groups = ModifierGroupSerializer(many=True, read_only=True)
 
     class Meta:
         model = MenuItem
-        fields = ["id", "restaurant_id", "name", "price", "station", "active"]
+        fields = [
+            "id", "restaurant_id", "name", "price", "station", "active", "allergens", "course",
+            "prep_minutes", "available", "remaining", "available_again_at", "modifier_groups",
+        ]
 
 
 class OrderItemSerializer(serializers.ModelSerializer):
-    """CONTRACT.md's item JSON, exactly; also the `items` of the `order.new` event."""
+    """The reference's item JSON, exactly its nine keys: the `items` of the `order.new`
+    event, which strict clients decode. REST renders `OrderItemDetailSerializer`."""
 
     order_id = serializers.UUIDField(read_only=True)
     unit_price = MoneyField(read_only=True)
@@ -73,12 +127,52 @@ class OrderItemSerializer(serializers.ModelSerializer):
         ]
 
 
+class ItemModifierSerializer(serializers.Serializer):
+    """(For the schema.) A modifier as copied onto the item when it was added."""
+
+    name = serializers.CharField()
+    price_delta = serializers.CharField(help_text="Decimal string with two places.")
+    option_id = serializers.UUIDField(allow_null=True, help_text="Null for a free-form modifier.")
+
+
+@extend_schema_field(ItemModifierSerializer(many=True))
+class CopiedModifiersField(serializers.JSONField):
+    """The item's `modifiers`, stored already in their wire shape."""
+
+
+class OrderItemDetailSerializer(OrderItemSerializer):
+    """CONTRACT.md's item JSON with the kitchen-operation keys: what REST renders."""
+
+    menu_item_id = serializers.UUIDField(read_only=True, allow_null=True)
+    modifiers = CopiedModifiersField(read_only=True)
+    fired_at = TimestampField(read_only=True, allow_null=True)
+    allergens = allergen_list(read_only=True)
+    allergies = allergen_list(read_only=True)
+    allergen_conflicts = allergen_list(read_only=True)
+    allergy_acknowledged_at = TimestampField(read_only=True, allow_null=True)
+    allergy_acknowledged_by = serializers.UUIDField(
+        source="allergy_acknowledged_by_id", read_only=True, allow_null=True
+    )
+    void_reason = BlankAsNullCharField(read_only=True)
+
+    class Meta(OrderItemSerializer.Meta):
+        fields = [
+            *OrderItemSerializer.Meta.fields, "menu_item_id", "station", "modifiers", "course",
+            "seat", "fired_at", "allergens", "allergies", "allergen_conflicts",
+            "allergy_acknowledged_at", "allergy_acknowledged_by", "void_reason",
+        ]
+
+
 class OrderSerializer(serializers.ModelSerializer):
     restaurant_id = serializers.UUIDField(read_only=True)
     table_session_id = serializers.UUIDField(read_only=True)
     notes = BlankAsNullCharField(read_only=True)
     total = MoneyField(read_only=True, max_digits=12)
-    items = OrderItemSerializer(many=True, read_only=True)
+    items = OrderItemDetailSerializer(many=True, read_only=True)
+    number = serializers.IntegerField(
+        read_only=True, allow_null=True,
+        help_text="Ticket number, given on confirm; restarts daily in the restaurant's time zone.",
+    )
     created_at = TimestampField(read_only=True)
     updated_at = TimestampField(read_only=True)
 
@@ -86,7 +180,7 @@ class OrderSerializer(serializers.ModelSerializer):
         model = Order
         fields = [
             "id", "restaurant_id", "table_session_id", "status", "notes", "total", "items",
-            "created_at", "updated_at",
+            "priority", "number", "created_at", "updated_at",
         ]
 
 
@@ -132,12 +226,63 @@ class OrderCreateSerializer(serializers.Serializer):
     notes = BlankAsNullCharField(max_length=500)
 
 
+class ModifierInputSerializer(serializers.Serializer):
+    """A menu option (`optionId`), or a free-form modifier (`name`, `priceDelta`)."""
+
+    option_id = StrictUUIDField(required=False)
+    name = serializers.CharField(max_length=100, required=False)
+    price_delta = MoneyField(
+        required=False, max_digits=6, min_value=-MAX_PRICE_DELTA, max_value=MAX_PRICE_DELTA
+    )
+
+    def validate(self, attrs):
+        if ("option_id" in attrs) == ("name" in attrs):
+            raise serializers.ValidationError("Give either optionId, or name (and priceDelta).")
+        if "option_id" in attrs and "price_delta" in attrs:
+            raise serializers.ValidationError({"price_delta": ["An option is priced by the menu."]})
+        return attrs
+
+
+def _messages(detail, prefix="") -> list[str]:
+    """Nested errors (one modifier's field) as plain messages naming the camelCase field:
+    problem details map each top-level field to a list of strings."""
+    if isinstance(detail, dict):
+        return [
+            m for key, value in detail.items()
+            for m in _messages(value, prefix if key == "non_field_errors" else (
+                f"{prefix}#{int(key) + 1} " if str(key).isdigit()
+                else f"{prefix}{camelize({key: 0}).popitem()[0]}: "
+            ))
+        ]
+    if isinstance(detail, list):
+        if all(isinstance(d, str) for d in detail):
+            return [f"{prefix}{d}" for d in detail]
+        return [m for i, d in enumerate(detail) for m in _messages(d, f"{prefix}#{i + 1} ")]
+    return [f"{prefix}{detail}"]
+
+
 class OrderItemCreateSerializer(serializers.Serializer):
     menu_item_id = StrictUUIDField(required=False, allow_null=True)
     name = serializers.CharField(max_length=200, required=False)
-    qty = serializers.IntegerField(min_value=1, max_value=999)
+    qty = serializers.IntegerField(min_value=1, max_value=MAX_QTY)
     unit_price = MoneyField(min_value=0, required=False)
     notes = BlankAsNullCharField(max_length=500)
+    modifiers = ModifierInputSerializer(many=True, required=False, max_length=MAX_MODIFIERS_PER_ITEM)
+    course = serializers.IntegerField(
+        min_value=1, max_value=MAX_COURSE, required=False, allow_null=True,
+        help_text="Default: the menu item's course, else 1.",
+    )
+    seat = serializers.IntegerField(min_value=1, max_value=100, required=False, allow_null=True)
+    allergies = allergen_list(required=False, help_text="Allergens the guest declared for this dish.")
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            if isinstance(exc.detail, dict):
+                for field, detail in exc.detail.items():
+                    exc.detail[field] = _messages(detail)
+            raise
 
     def validate(self, attrs):
         from_menu = attrs.get("menu_item_id") is not None
@@ -180,7 +325,7 @@ class OrderItemCreateSchema(OpenApiSerializerExtension):
 
 class OrderItemUpdateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False)
-    qty = serializers.IntegerField(min_value=1, max_value=999, required=False)
+    qty = serializers.IntegerField(min_value=1, max_value=MAX_QTY, required=False)
     unit_price = MoneyField(min_value=0, required=False)
     notes = BlankAsNullCharField(max_length=500)
 
@@ -191,6 +336,40 @@ class ItemStatusSerializer(serializers.Serializer):
         choices=ItemStatus.choices, required=False,
         help_text="The status the client saw. If the item has moved since, the answer is 409 "
         "and nothing changes (two screens tapping one item).",
+    )
+    reason = BlankAsNullCharField(
+        max_length=500, help_text="With CANCELLED (a void after sending): kept as voidReason."
+    )
+
+
+class FireCourseSerializer(serializers.Serializer):
+    course = serializers.IntegerField(min_value=1, max_value=MAX_COURSE)
+
+
+class PrioritySerializer(serializers.Serializer):
+    priority = serializers.ChoiceField(choices=Priority.choices)
+
+
+class InstantInputField(serializers.DateTimeField):
+    """An ISO-8601 instant, kept in UTC (PostgreSQL refuses offsets ISO-8601 allows)."""
+
+    def to_internal_value(self, value):
+        instant = super().to_internal_value(value)
+        try:
+            return instant.astimezone(UTC)
+        except OverflowError:
+            self.fail("invalid", format="ISO-8601")
+
+
+class AvailabilitySerializer(serializers.Serializer):
+    available = serializers.BooleanField(help_text="false: the dish is 86'd.")
+    remaining = serializers.IntegerField(
+        min_value=0, max_value=MAX_REMAINING, required=False, allow_null=True,
+        help_text="Portions left, counted down by each added qty; null stops counting.",
+    )
+    available_again_at = InstantInputField(
+        required=False, allow_null=True,
+        help_text="With available false: when the dish comes back by itself.",
     )
 
 
@@ -203,25 +382,25 @@ class OrderCancelSerializer(serializers.Serializer):
 # --- Kitchen display ----------------------------------------------------------------------------
 
 
-class KitchenItemSerializer(OrderItemSerializer):
-    class Meta(OrderItemSerializer.Meta):
-        fields = [*OrderItemSerializer.Meta.fields, "station"]
-
-
 class KitchenTicketSerializer(serializers.ModelSerializer):
     order_id = serializers.UUIDField(source="id", read_only=True)
     table_name = serializers.CharField(source="table_session.table.name", read_only=True)
+    number = serializers.IntegerField(read_only=True, allow_null=True)
+    waiter_name = serializers.CharField(
+        source="created_by.name", read_only=True, allow_null=True, default=None,
+        help_text="Who took the order.",
+    )
     notes = BlankAsNullCharField(read_only=True)
     confirmed_at = TimestampField(read_only=True, allow_null=True)
     created_at = TimestampField(read_only=True)
     updated_at = TimestampField(read_only=True)
-    items = KitchenItemSerializer(many=True, read_only=True)
+    items = OrderItemDetailSerializer(many=True, read_only=True)
 
     class Meta:
         model = Order
         fields = [
-            "order_id", "table_name", "status", "notes", "confirmed_at", "created_at",
-            "updated_at", "items",
+            "order_id", "table_name", "status", "notes", "priority", "number", "waiter_name",
+            "confirmed_at", "created_at", "updated_at", "items",
         ]
 
 

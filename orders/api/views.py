@@ -208,7 +208,28 @@ class MenuItemListView(RestaurantScopedMixin, generics.ListAPIView):
     filterset_class = MenuItemFilter
 
     def get_queryset(self):
-        return selectors.menu_item_list(restaurant=self.restaurant)
+        return selectors.menu_with_modifiers(restaurant=self.restaurant)
+
+
+class MenuItemAvailabilityView(RestaurantScopedMixin, APIView):
+    @extend_schema(
+        request=s.AvailabilitySerializer, responses={200: s.MenuItemSerializer, **_WRITE},
+        parameters=[IDEMPOTENCY_KEY],
+        description="KITCHEN, MANAGER. 86 a dish (`available: false`, optionally until "
+        "`availableAgainAt`), or count its portions down (`remaining`). Every change emits "
+        "`menu.item.availability.changed`.",
+    )
+    @idempotent
+    def post(self, request, menu_item_id):
+        data = validated(s.AvailabilitySerializer, request)
+        menu_item = selectors.menu_item_get(restaurant=self.restaurant, menu_item_id=menu_item_id)
+        menu_item = services.menu_item_set_availability(
+            actor=request.user, menu_item=menu_item, available=data["available"],
+            remaining=data.get("remaining", services.UNSET),
+            available_again_at=data.get("available_again_at", services.UNSET),
+        )
+        menu_item = selectors.menu_item_rendered(restaurant=self.restaurant, menu_item=menu_item)
+        return Response(s.MenuItemSerializer(menu_item).data)
 
 
 # --- Orders -----------------------------------------------------------------------------------
@@ -286,12 +307,18 @@ class OrderCancelView(OrderScopedMixin, APIView):
 
 class OrderItemCreateView(OrderScopedMixin, APIView):
     @extend_schema(
-        request=s.OrderItemCreateSerializer, responses={201: s.OrderItemSerializer, **_WRITE},
+        request=s.OrderItemCreateSerializer, responses={201: s.OrderItemDetailSerializer, **_WRITE},
         parameters=[IDEMPOTENCY_KEY],
+        description="WAITER, MANAGER. While DRAFT, or as an add-on while CONFIRMED, "
+        "IN_PROGRESS or READY (event `order.items.added`). A free-form item (name and "
+        "unitPrice) gets no station even when named like a dish: give `menuItemId` to route "
+        "it. 409 `item-unavailable`: the dish or an option is 86'd or too few portions are "
+        "left; 422 `order-limit-exceeded`: the order would exceed its bounds.",
     )
     @idempotent
     def post(self, request, order_id):
         data = dict(validated(s.OrderItemCreateSerializer, request))
+        data["modifiers"] = [dict(m) for m in data.get("modifiers", [])]
         order = self._order_ref(order_id)
         menu_item_id = data.pop("menu_item_id", None)
         if menu_item_id is not None:
@@ -299,21 +326,21 @@ class OrderItemCreateView(OrderScopedMixin, APIView):
                 restaurant=self.restaurant, menu_item_id=menu_item_id
             )
         item = services.order_item_add(actor=request.user, order=order, **data)
-        return Response(s.OrderItemSerializer(item).data, status=status.HTTP_201_CREATED)
+        return Response(s.OrderItemDetailSerializer(item).data, status=status.HTTP_201_CREATED)
 
 
 class OrderItemDetailView(OrderScopedMixin, APIView):
-    @extend_schema(responses={200: s.OrderItemSerializer, **_READ})
+    @extend_schema(responses={200: s.OrderItemDetailSerializer, **_READ})
     def get(self, request, order_id, item_id):
-        return Response(s.OrderItemSerializer(self._item(order_id, item_id)).data)
+        return Response(s.OrderItemDetailSerializer(self._item(order_id, item_id)).data)
 
-    @extend_schema(request=s.OrderItemUpdateSerializer, responses={200: s.OrderItemSerializer, **_WRITE})
+    @extend_schema(request=s.OrderItemUpdateSerializer, responses={200: s.OrderItemDetailSerializer, **_WRITE})
     def patch(self, request, order_id, item_id):
         changes = validated(s.OrderItemUpdateSerializer, request, partial=True)
         item = services.order_item_update(
             actor=request.user, item=self._item(order_id, item_id), **changes
         )
-        return Response(s.OrderItemSerializer(item).data)
+        return Response(s.OrderItemDetailSerializer(item).data)
 
     @extend_schema(responses={204: None, **_WRITE})
     def delete(self, request, order_id, item_id):
@@ -323,17 +350,66 @@ class OrderItemDetailView(OrderScopedMixin, APIView):
 
 class OrderItemStatusView(OrderScopedMixin, APIView):
     @extend_schema(
-        request=s.ItemStatusSerializer, responses={200: s.OrderItemSerializer, **_WRITE},
+        request=s.ItemStatusSerializer, responses={200: s.OrderItemDetailSerializer, **_WRITE},
         parameters=[IDEMPOTENCY_KEY],
+        description="409 `illegal-transition`, or for PENDING → IN_PROGRESS `course-held` (the "
+        "course is not fired) and `allergy-unacknowledged`. CANCELLED takes a `reason` (void).",
     )
     @idempotent
     def post(self, request, order_id, item_id):
         data = validated(s.ItemStatusSerializer, request)
         item = services.item_set_status(
             actor=request.user, item=self._item(order_id, item_id), status=data["status"],
-            expected_status=data.get("expected_status"),
+            expected_status=data.get("expected_status"), reason=data.get("reason", ""),
         )
-        return Response(s.OrderItemSerializer(item).data)
+        return Response(s.OrderItemDetailSerializer(item).data)
+
+
+class OrderItemAcknowledgeAllergyView(OrderScopedMixin, APIView):
+    @extend_schema(
+        request=None, responses={200: s.OrderItemDetailSerializer, **_WRITE},
+        parameters=[IDEMPOTENCY_KEY],
+        description="KITCHEN, MANAGER. A cook has read the item's declared allergies; until "
+        "then it cannot start. Emits `order.item.allergy.acknowledged`.",
+    )
+    @idempotent
+    def post(self, request, order_id, item_id):
+        item = services.item_acknowledge_allergy(
+            actor=request.user, item=self._item(order_id, item_id)
+        )
+        return Response(s.OrderItemDetailSerializer(item).data)
+
+
+class OrderFireView(OrderScopedMixin, APIView):
+    @extend_schema(
+        request=s.FireCourseSerializer, responses={200: s.OrderSerializer, **_WRITE},
+        parameters=[IDEMPOTENCY_KEY],
+        description="WAITER, KITCHEN, MANAGER. Fire a held course: its items may start. "
+        "Emits `order.course.fired`.",
+    )
+    @idempotent
+    def post(self, request, order_id):
+        data = validated(s.FireCourseSerializer, request)
+        firing = services.order_fire_course(
+            actor=request.user, order=self._order_ref(order_id), course=data["course"]
+        )
+        return self._render(firing.order)
+
+
+class OrderPriorityView(OrderScopedMixin, APIView):
+    @extend_schema(
+        request=s.PrioritySerializer, responses={200: s.OrderSerializer, **_WRITE},
+        parameters=[IDEMPOTENCY_KEY],
+        description="WAITER, KITCHEN, MANAGER. NORMAL or RUSH; emits `order.priority.changed` "
+        "when it changes.",
+    )
+    @idempotent
+    def post(self, request, order_id):
+        data = validated(s.PrioritySerializer, request)
+        order = services.order_set_priority(
+            actor=request.user, order=self._order_ref(order_id), priority=data["priority"]
+        )
+        return self._render(order)
 
 
 # --- Kitchen display ----------------------------------------------------------------------------

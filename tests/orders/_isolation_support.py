@@ -13,8 +13,11 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import AccessToken
 
 from orders.models import (
+    CourseFiring,
     IdempotencyRecord,
     MenuItem,
+    ModifierGroup,
+    ModifierOption,
     Order,
     OrderItem,
     Restaurant,
@@ -29,7 +32,10 @@ CAMEL_CASE = re.compile(r"^[a-z][a-zA-Z0-9]*$")
 
 # Every row a request could change. Compared in full (status, updated_at, every column),
 # which also compares the counts.
-_WATCHED = (Restaurant, User, Table, TableSession, MenuItem, Order, OrderItem, IdempotencyRecord)
+_WATCHED = (
+    Restaurant, User, Table, TableSession, MenuItem, ModifierGroup, ModifierOption, Order,
+    OrderItem, CourseFiring, IdempotencyRecord,
+)
 
 
 def db_state() -> dict[str, list[dict]]:

@@ -13,9 +13,17 @@ from rest_framework.test import APIClient
 ORDER_KEYS = {
     "id", "restaurantId", "tableSessionId", "status", "notes", "total", "items",
     "createdAt", "updatedAt",
+    "priority", "number",  # kitchen operations
 }
-ITEM_KEYS = {
+# The reference's nine keys: exactly the items of `order.new`.
+REFERENCE_ITEM_KEYS = {
     "id", "orderId", "name", "qty", "unitPrice", "status", "notes", "createdAt", "updatedAt",
+}
+# REST's item JSON adds the kitchen-operation keys (CONTRACT.md, "Order items").
+ITEM_KEYS = REFERENCE_ITEM_KEYS | {
+    "menuItemId", "station", "modifiers", "course", "seat", "firedAt", "allergens",
+    "allergies", "allergenConflicts", "allergyAcknowledgedAt", "allergyAcknowledgedBy",
+    "voidReason",
 }
 USER_KEYS = {"id", "email", "name", "role", "restaurantId"}
 PROBLEM_KEYS = {"type", "title", "status", "detail"}

@@ -197,10 +197,18 @@ def test_manager_cannot_change_or_delete_other_restaurants_objects(both):
     assert MenuItem.objects.filter(pk=b.menu_item.pk).exists()
 
 
+# The dish page's inline of modifier groups: an empty formset.
+MODIFIER_GROUPS_NONE = {
+    "modifier_groups-TOTAL_FORMS": "0", "modifier_groups-INITIAL_FORMS": "0",
+    "modifier_groups-MIN_NUM_FORMS": "0", "modifier_groups-MAX_NUM_FORMS": "1000",
+}
+
+
 @pytest.mark.parametrize(
     "model_name, data",
     [
-        ("menuitem", {"name": "Sneaky dish", "price": "9.99", "station": "grill", "active": "on"}),
+        ("menuitem", {"name": "Sneaky dish", "price": "9.99", "station": "grill", "active": "on",
+                      "course": "1", "available": "on", **MODIFIER_GROUPS_NONE}),
         ("table", {"name": "Sneaky table", "seats": "4", "active": "on"}),
     ],
 )
@@ -298,7 +306,8 @@ def test_manager_adding_duplicate_menu_item_name_gets_a_form_error(floor):
     client = admin_client(floor.manager)
     response = client.post(
         f"{ADMIN}orders/menuitem/add/",
-        {"name": floor.menu_item.name, "price": "1.00", "station": "grill", "active": "on"},
+        {"name": floor.menu_item.name, "price": "1.00", "station": "grill", "active": "on",
+         "course": "1", "available": "on", **MODIFIER_GROUPS_NONE},
     )
     assert response.status_code == 200  # the form again
     assert MenuItem.objects.filter(restaurant=floor.restaurant, name=floor.menu_item.name).count() == 1
@@ -345,11 +354,13 @@ def test_manager_edits_own_restaurant(floor):
     response = client.post(
         url,
         {"name": floor.restaurant.name, "slug": floor.restaurant.slug,
-         "ticket_amber_after_minutes": "7", "ticket_red_after_minutes": "15"},
+         "ticket_amber_after_minutes": "7", "ticket_red_after_minutes": "15",
+         "timezone": "Europe/Madrid", "auto_fire_next_course": "on"},
     )
     assert response.status_code == 302, response.content
     floor.restaurant.refresh_from_db()
     assert (floor.restaurant.ticket_amber_after_minutes, floor.restaurant.ticket_red_after_minutes) == (7, 15)
+    assert (floor.restaurant.timezone, floor.restaurant.auto_fire_next_course) == ("Europe/Madrid", True)
 
 
 def test_superuser_creates_menu_item_in_chosen_restaurant(both):
@@ -358,7 +369,8 @@ def test_superuser_creates_menu_item_in_chosen_restaurant(both):
     response = admin_client(root).post(
         f"{ADMIN}orders/menuitem/add/",
         {"name": "Chosen", "price": "3.00", "station": "bar", "active": "on",
-         "restaurant": str(b.restaurant.pk)},
+         "restaurant": str(b.restaurant.pk), "course": "1", "available": "on",
+         **MODIFIER_GROUPS_NONE},
     )
     assert response.status_code == 302, response.content
     assert MenuItem.objects.get(name="Chosen").restaurant_id == b.restaurant.pk

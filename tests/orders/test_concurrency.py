@@ -252,3 +252,71 @@ def test_orders_are_not_lost_when_created_concurrently(racers, tx_floor):
     )
     assert [r.status_code for r in responses] == [201, 201]
     assert Order.objects.count() == before + 2
+
+
+# --- Kitchen operations -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def slow_ticket_number(monkeypatch):
+    """Widen the window between reading the day's last ticket number and saving the next:
+    both confirms then read the same number, and only the constraint tells them apart."""
+    from django.db.models.query import QuerySet
+
+    original = QuerySet.aggregate
+    retries = []
+
+    def slow(self, *args, **kwargs):
+        result = original(self, *args, **kwargs)
+        if "last" in kwargs:
+            retries.append(result["last"])
+            time.sleep(0.05)
+        return result
+
+    monkeypatch.setattr(QuerySet, "aggregate", slow)
+    return retries
+
+
+def test_two_confirms_at_once_never_share_a_ticket_number(racers, tx_floor, slow_ticket_number):
+    """Two different orders confirmed at the same moment: the unique (restaurant, day,
+    number) constraint makes the second take the next number instead of the same."""
+    numbers = []
+    for _ in range(ROUNDS):
+        first, second = (OrderFactory(table_session=tx_floor.session) for _ in range(2))
+        for order in (first, second):
+            OrderItemFactory(order=order)
+
+        responses = racers.race(
+            (tx_floor.waiter, f"/api/v1/orders/{first.pk}/confirm", {}),
+            (tx_floor.manager, f"/api/v1/orders/{second.pk}/confirm", {}),
+        )
+
+        assert [r.status_code for r in responses] == [200, 200], [r.content for r in responses]
+        pair = sorted(r.json()["number"] for r in responses)
+        assert pair[1] == pair[0] + 1, pair
+        numbers += pair
+    assert numbers == list(range(1, 2 * ROUNDS + 1))
+    # Some confirm read a number its rival then took, and retried: the race did happen.
+    assert len(slow_ticket_number) > 2 * ROUNDS, slow_ticket_number
+
+
+def test_two_adds_racing_for_the_last_portion_exactly_one_wins(racers, tx_floor):
+    dish = tx_floor.menu_item
+    for _ in range(ROUNDS):
+        dish.refresh_from_db()
+        services.menu_item_set_availability(actor=tx_floor.kitchen, menu_item=dish, available=True, remaining=1)
+        orders = [OrderFactory(table_session=tx_floor.session) for _ in range(2)]
+        body = {"menuItemId": str(dish.pk), "qty": 1}
+
+        responses = racers.race(
+            (tx_floor.waiter, f"/api/v1/orders/{orders[0].pk}/items", body),
+            (tx_floor.manager, f"/api/v1/orders/{orders[1].pk}/items", body),
+        )
+
+        codes = sorted(r.status_code for r in responses)
+        assert codes == [201, 409], [(r.status_code, r.content) for r in responses]
+        loser = next(r for r in responses if r.status_code == 409).json()
+        assert loser["type"].endswith("/item-unavailable"), loser
+        dish.refresh_from_db()
+        assert (dish.available, dish.remaining) == (False, 0)
+        assert OrderItem.objects.filter(order__in=orders).count() == 1

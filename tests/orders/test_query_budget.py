@@ -50,11 +50,15 @@ def test_create_add_confirm_flow_stays_within_its_round_trips(floor):
     assert confirmed.json()["total"] == "9.00"
     # user+restaurant, session, lock session, insert, items of the answer
     assert len(create_sql) <= 5, create_sql
-    # user+restaurant, order, lock order, insert item, touch order
-    assert len(add_sql) <= 5, add_sql
+    # user+restaurant, order, lock order, the order's lines (bounds of the order total and
+    # line count, and which courses are fired), insert item, touch order
+    assert len(add_sql) <= 6, add_sql
     # user+restaurant, order, lock, has items, update, items for order.new, 2 x (seq, outbox),
     # items of the answer
-    assert len(confirm_sql) <= 11, confirm_sql
+    # user+restaurant, order, lock, fire the lowest course (which also tells whether it has
+    # items), the day's last ticket number, update, items for order.new, 2 x (seq, outbox),
+    # items of the answer
+    assert len(confirm_sql) <= 12, confirm_sql
 
 
 def test_item_transition_stays_within_its_round_trips(floor):

@@ -23,6 +23,8 @@ from orders.models import (
     IdempotencyRecord,
     ItemStatus,
     MenuItem,
+    ModifierGroup,
+    ModifierOption,
     Order,
     OrderItem,
     OrderStatus,
@@ -32,12 +34,18 @@ from orders.models import (
     User,
 )
 
-from ..factories import PASSWORD, MenuItemFactory, TableFactory, TableSessionFactory
+from ..factories import (
+    PASSWORD,
+    MenuItemFactory,
+    OrderItemFactory,
+    TableFactory,
+    TableSessionFactory,
+)
 from ._isolation_support import assert_db_unchanged, assert_problem, client_as, db_state, send
 
 API_PREFIX = "api/v1/"
 ROLES = (Role.MANAGER, Role.WAITER, Role.KITCHEN)
-ID_KWARGS = {"table_id", "session_id", "order_id", "item_id"}
+ID_KWARGS = {"table_id", "session_id", "order_id", "item_id", "menu_item_id"}
 
 
 # --- The two restaurants ------------------------------------------------------------------------
@@ -69,6 +77,16 @@ class Side:
         self.idle_session = TableSessionFactory(  # OPEN, no orders: may be closed
             table=TableFactory(restaurant=self.restaurant)
         )
+        # Kitchen operations: a dish with a modifier group, a held course 2 (may be fired),
+        # an item with a declared allergy (may be acknowledged).
+        self.modifier_group = ModifierGroup.objects.create(
+            menu_item=self.menu_item, name="Doneness", min_select=0, max_select=1
+        )
+        self.modifier_option = ModifierOption.objects.create(group=self.modifier_group, name="Rare")
+        self.held_order = floor.order(status=OrderStatus.CONFIRMED)
+        OrderItemFactory(order=self.held_order, course=2, fired_at=None)
+        self.allergy_order = floor.order(status=OrderStatus.CONFIRMED, items=0)
+        self.allergy_item = OrderItemFactory(order=self.allergy_order, allergies=["milk"])
 
     def ids(self) -> set[str]:
         """Every id of every row of this restaurant."""
@@ -79,6 +97,8 @@ class Side:
             Table.objects.filter(restaurant=r),
             TableSession.objects.filter(table__restaurant=r),
             MenuItem.objects.filter(restaurant=r),
+            ModifierGroup.objects.filter(menu_item__restaurant=r),
+            ModifierOption.objects.filter(group__menu_item__restaurant=r),
             Order.objects.filter(restaurant=r),
             OrderItem.objects.filter(order__restaurant=r),
         ):
@@ -359,6 +379,7 @@ ROUTES: dict[str, Route] = {
         frozenset({"POST"}),
         foreign=(
             Case({"order_id": b("draft_order")}, body=ITEM_LINE),
+            Case({"order_id": b("active_order")}, body=ITEM_LINE),  # an add-on
             Case({"order_id": b("draft_order")}, body={"menuItemId": b("menu_item"), "qty": 1}),
             # A's own order, B's menu item.
             Case({"order_id": a("draft_order")}, body={"menuItemId": b("menu_item"), "qty": 1}),
@@ -380,6 +401,28 @@ ROUTES: dict[str, Route] = {
             Case({"order_id": b("active_order"), "item_id": b("active_item")}, body={"status": "CANCELLED"}),
             Case({"order_id": a("active_order"), "item_id": b("active_item")}, body={"status": "IN_PROGRESS"}),
             Case({"order_id": b("active_order"), "item_id": a("active_item")}, body={"status": "IN_PROGRESS"}),
+        ),
+    ),
+    "api:menu-item-availability": Route(
+        frozenset({"POST"}),
+        foreign=(
+            Case({"menu_item_id": b("menu_item")}, body={"available": False}),
+            Case({"menu_item_id": b("menu_item")}, body={"available": True, "remaining": 3}),
+        ),
+    ),
+    "api:order-fire": Route(
+        frozenset({"POST"}), foreign=(Case({"order_id": b("held_order")}, body={"course": 2}),)
+    ),
+    "api:order-priority": Route(
+        frozenset({"POST"}),
+        foreign=(Case({"order_id": b("active_order")}, body={"priority": "RUSH"}),),
+    ),
+    "api:order-item-acknowledge-allergy": Route(
+        frozenset({"POST"}),
+        foreign=(
+            Case({"order_id": b("allergy_order"), "item_id": b("allergy_item")}),
+            Case({"order_id": a("allergy_order"), "item_id": b("allergy_item")}),
+            Case({"order_id": b("allergy_order"), "item_id": a("allergy_item")}),
         ),
     ),
     "api:order-bump": Route(frozenset({"POST"}), foreign=(Case({"order_id": b("active_order")}),)),

@@ -2,6 +2,10 @@
 
 Every web worker already sweeps its outbox; run this as its own process (Procfile `relay`)
 so that events are published even while no web worker is up, or with --once from cron.
+
+Each pass also brings back 86'd dishes whose `availableAgainAt` has passed
+(`orders.services.menu_items_return_due`), so that their `menu.item.availability.changed`
+goes out on time although no request touched them.
 """
 
 import time
@@ -9,6 +13,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from orders.services import menu_items_return_due
 from realtime.publisher import publisher
 
 
@@ -25,6 +30,9 @@ class Command(BaseCommand):
     def handle(self, *args, once=False, interval=2.0, **options):
         while True:
             try:
+                returned = menu_items_return_due()
+                if returned:
+                    self.stdout.write(f"{returned} dish(es) back on the menu")
                 count = publisher.publish_pending_now()
             except Exception as exc:  # noqa: BLE001 - database or Redis down: retry next pass
                 if once:
