@@ -2,7 +2,7 @@
 
 An endpoint's `cursor` is the last event id (outbox seq) it has been given deliveries for;
 deliveries are sent in event order, one at a time per endpoint. Each endpoint is worked on
-by one delivery worker at a time: the one holding its lease (`lease_owner`, `lease_until`).
+by one delivery worker at a time: the one holding its lease (realtime/leasing.py).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from base64 import b64encode
 
 from django.db import models
 from django.db.models import Q
+
+from ..leasing import Leased
 
 # CONTRACT.md's event names. Endpoints subscribe to a subset; a name that is not emitted
 # yet simply never arrives.
@@ -36,7 +38,7 @@ def new_secret() -> str:
     return SECRET_PREFIX + b64encode(secrets.token_bytes(24)).decode()
 
 
-class WebhookEndpoint(models.Model):
+class WebhookEndpoint(Leased):
     restaurant = models.ForeignKey(
         "orders.Restaurant", on_delete=models.CASCADE, related_name="webhook_endpoints"
     )
@@ -57,9 +59,6 @@ class WebhookEndpoint(models.Model):
         help_text="Set when a delivery kept failing for the whole retry window; sending "
         "stops until a manager resumes or replays.",
     )
-    lease_owner = models.CharField(max_length=80, blank=True, editable=False)
-    lease_until = models.DateTimeField(null=True, blank=True, editable=False)
-    claimed_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -1,13 +1,9 @@
 """Delivery workers: claim endpoints, turn new outbox events into deliveries, send them.
 
-Each endpoint is worked on by one worker at a time, the holder of its lease. Claiming
-takes candidate rows with `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL (two workers
-never wait on, or both take, the same endpoint) and sets the lease with an UPDATE that
-re-checks it is free, which is what makes the claim safe on SQLite too (where FOR UPDATE
-does not exist and writers are serialized). The lease outlives one attempt and is renewed
-after each; a worker that dies loses it when it lapses, and another worker resends what was
-not recorded as delivered: at least once. Every write the holder makes re-checks that it
-still holds the lease, so a worker that stalled past its lease stops instead of racing.
+Each endpoint is worked on by the one worker holding its lease (realtime/leasing.py: how
+claims stay safe with several workers, on PostgreSQL and SQLite). A worker that dies loses
+its leases when they lapse, and another worker resends what was not recorded as delivered:
+at least once.
 
 One endpoint's deliveries go one at a time in event order: the oldest pending one blocks
 the rest until it is delivered or its retry window runs out. Endpoints are served by a
@@ -17,12 +13,7 @@ thread each, so a slow or dead one only ever holds its own thread.
 from __future__ import annotations
 
 import logging
-import os
 import random
-import socket
-import threading
-import uuid
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from datetime import timedelta
 
 from django.conf import settings
@@ -31,6 +22,8 @@ from django.db.models import Exists, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from .. import leasing
+from ..leasing import LeaseLost
 from ..models import EventSequence, OutboxEvent
 from . import delivery as http
 from . import signing
@@ -44,22 +37,6 @@ SEND_BUDGET = 100
 PRUNE_EVERY = timedelta(hours=1)
 
 
-class LeaseLost(Exception):
-    pass
-
-
-def new_worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def _lease_until():
-    return timezone.now() + timedelta(seconds=settings.WEBHOOK_LEASE_SECONDS)
-
-
-def _free(now) -> Q:
-    return Q(lease_until__isnull=True) | Q(lease_until__lt=now)
-
-
 def claim(worker_id: str, limit: int) -> list[int]:
     """Lease up to `limit` endpoints that have new events or a pending delivery now due."""
     now = timezone.now()
@@ -68,36 +45,16 @@ def claim(worker_id: str, limit: int) -> list[int]:
     due = Q(failing_since__isnull=True, has_pending=True) & (
         Q(retry_at__isnull=True) | Q(retry_at__lte=now)
     )
-    with transaction.atomic():
-        candidates = list(
-            WebhookEndpoint.objects.filter(_free(now), is_active=True)
-            .annotate(head=Coalesce(Subquery(head), 0), has_pending=Exists(pending))
-            .filter(Q(cursor__lt=F("head")) | due)
-            .order_by(F("claimed_at").asc(nulls_first=True), "pk")
-            .select_for_update(skip_locked=True, of=("self",))
-            .values_list("pk", flat=True)[:limit]
-        )
-        lease = _lease_until()
-        return [
-            pk for pk in candidates
-            if WebhookEndpoint.objects.filter(_free(now), pk=pk).update(
-                lease_owner=worker_id, lease_until=lease, claimed_at=now
-            )
-        ]
+    ready = (
+        WebhookEndpoint.objects.filter(is_active=True)
+        .annotate(head=Coalesce(Subquery(head), 0), has_pending=Exists(pending))
+        .filter(Q(cursor__lt=F("head")) | due)
+    )
+    return leasing.claim(ready, worker_id, limit, settings.WEBHOOK_LEASE_SECONDS)
 
 
 def _hold(worker_id: str, endpoint_id: int, **changes) -> None:
-    """Renew the lease (and write `changes`), or raise LeaseLost."""
-    if not WebhookEndpoint.objects.filter(pk=endpoint_id, lease_owner=worker_id).update(
-        lease_until=_lease_until(), **changes
-    ):
-        raise LeaseLost(endpoint_id)
-
-
-def release(worker_id: str, endpoint_id: int) -> None:
-    WebhookEndpoint.objects.filter(pk=endpoint_id, lease_owner=worker_id).update(
-        lease_owner="", lease_until=None
-    )
+    leasing.hold(WebhookEndpoint, worker_id, endpoint_id, settings.WEBHOOK_LEASE_SECONDS, **changes)
 
 
 @transaction.atomic
@@ -195,7 +152,7 @@ def work_on(worker_id: str, endpoint_id: int, resolver=None, stop=None) -> None:
         pass  # deleted by a manager meanwhile
     finally:
         try:
-            release(worker_id, endpoint_id)
+            leasing.release(WebhookEndpoint, worker_id, endpoint_id)
         finally:
             close_old_connections()
 
@@ -210,55 +167,21 @@ def prune_log() -> int:
     return deleted
 
 
-class DeliveryWorker:
+class DeliveryWorker(leasing.LeaseWorker):
     """The `deliver_webhooks` process: claims endpoints and serves each on a thread."""
 
+    name = "webhook worker"
+
     def __init__(self, *, threads=None, poll_interval=None, resolver=None):
-        self.worker_id = new_worker_id()
-        self.threads = threads or settings.WEBHOOK_WORKER_THREADS
-        self.poll_interval = settings.WEBHOOK_POLL_INTERVAL if poll_interval is None else poll_interval
+        super().__init__(
+            threads=threads or settings.WEBHOOK_WORKER_THREADS,
+            poll_interval=settings.WEBHOOK_POLL_INTERVAL if poll_interval is None else poll_interval,
+            chores=[(PRUNE_EVERY, prune_log)],
+        )
         self.resolver = resolver
 
-    def _claim(self, free: int) -> list[int]:
-        try:
-            return claim(self.worker_id, free)
-        except Exception:  # noqa: BLE001 - database away: try again next poll
-            logger.exception("webhook claim failed")
-            return []
-        finally:
-            close_old_connections()
+    def claim(self, limit: int) -> list[int]:
+        return claim(self.worker_id, limit)
 
-    def _prune(self) -> None:
-        try:
-            prune_log()
-        except Exception:  # noqa: BLE001 - next time
-            logger.exception("webhook log pruning failed")
-        finally:
-            close_old_connections()
-
-    def run(self, stop: threading.Event, drain: bool = False) -> None:
-        """Until `stop` is set; with `drain`, until nothing is left to claim."""
-        running: dict = {}
-        pruned_at = None
-        with ThreadPoolExecutor(self.threads, thread_name_prefix="webhook") as pool:
-            while not stop.is_set():
-                if pruned_at is None or timezone.now() - pruned_at > PRUNE_EVERY:
-                    pruned_at = timezone.now()
-                    self._prune()
-                claimed = self._claim(self.threads - len(running)) if len(running) < self.threads else []
-                for endpoint_id in claimed:
-                    future = pool.submit(work_on, self.worker_id, endpoint_id, self.resolver, stop)
-                    running[future] = endpoint_id
-                if drain and not running:
-                    return
-                if running:
-                    done, _ = wait(running, timeout=self.poll_interval, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        endpoint_id = running.pop(future)
-                        if future.exception():
-                            logger.error(
-                                "webhook endpoint %s: %r", endpoint_id, future.exception(),
-                                exc_info=future.exception(),
-                            )
-                elif not claimed:
-                    stop.wait(self.poll_interval)
+    def work(self, endpoint_id, stop) -> None:
+        work_on(self.worker_id, endpoint_id, self.resolver, stop)
