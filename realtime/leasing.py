@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import random
 import socket
 import threading
 import uuid
@@ -78,6 +79,13 @@ def hold(model, worker_id: str, pk, seconds: float, **changes) -> None:
 
 def release(model, worker_id: str, pk) -> None:
     model.objects.filter(pk=pk, lease_owner=worker_id).update(lease_owner="", lease_until=None)
+
+
+def backoff(attempts: int, base: float, cap: float) -> timedelta:
+    """Exponential from `base` seconds, capped at `cap`, with "equal jitter": between half
+    and all of the step, so that rows failing together do not retry together."""
+    step = min(cap, base * 2 ** (attempts - 1))
+    return timedelta(seconds=step / 2 + random.uniform(0, step / 2))
 
 
 class LeaseWorker:

@@ -374,3 +374,17 @@ WEBHOOK_POLL_INTERVAL = env.float("WEBHOOK_POLL_INTERVAL", default=0.5)
 WEBHOOK_LEASE_SECONDS = env.float("WEBHOOK_LEASE_SECONDS", default=60.0)
 # Delivered deliveries and their attempts are deleted from the log after this (workers prune).
 WEBHOOK_LOG_RETENTION = timedelta(days=env.float("WEBHOOK_LOG_RETENTION_DAYS", default=30))
+
+# --- Station printers (realtime/printers, Procfile `printers`; docs/integrations.md) --------
+
+# Ports a printer may be reached on (raw ESC/POS, JetDirect 9100 and neighbours); loopback
+# printers only for tests.
+PRINTER_PORTS = [int(port) for port in env.list("PRINTER_PORTS", default=[str(p) for p in range(9100, 9110)])]
+PRINTER_ALLOW_LOOPBACK = env.bool("PRINTER_ALLOW_LOOPBACK", default=False)
+PRINTER_TIMEOUT = env.float("PRINTER_TIMEOUT", default=5.0)
+PRINTER_RETRY_BASE = env.float("PRINTER_RETRY_BASE_SECONDS", default=2.0)
+PRINTER_RETRY_MAX = env.float("PRINTER_RETRY_MAX_SECONDS", default=30.0)
+PRINTER_GIVE_UP = timedelta(minutes=env.float("PRINTER_GIVE_UP_MINUTES", default=30))
+PRINTER_WORKER_THREADS = env.int("PRINTER_WORKER_THREADS", default=4)
+PRINTER_POLL_INTERVAL = env.float("PRINTER_POLL_INTERVAL", default=0.5)
+PRINTER_LEASE_SECONDS = env.float("PRINTER_LEASE_SECONDS", default=30.0)

@@ -37,13 +37,19 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(info[4][0] for info in infos))
 
 
-def address_refusal(address: str) -> str | None:
-    """Why `address` may not be connected to, or None when it is a public address."""
+def _ip(address: str):
+    """The address (its IPv4 form when an IPv4-mapped IPv6 one, without a zone)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+        return ip.ipv4_mapped
+    return ip
+
+
+def address_class(address: str) -> str | None:
+    """What kind of non-public address `address` is ("loopback", "private", ...), or None."""
+    ip = _ip(address)
     if ip in METADATA_ADDRESSES or ip == ipaddress.ip_address("169.254.169.254"):
-        return f"{ip} is a cloud metadata address"
+        return "cloud metadata"
     for label, refused in (
         ("loopback", ip.is_loopback),
         ("unspecified", ip.is_unspecified),
@@ -54,8 +60,14 @@ def address_refusal(address: str) -> str | None:
         ("not globally routable", not ip.is_global),
     ):
         if refused:
-            return f"{ip} is a {label} address"
+            return label
     return None
+
+
+def address_refusal(address: str) -> str | None:
+    """Why `address` may not be connected to, or None when it is a public address."""
+    label = address_class(address)
+    return None if label is None else f"{_ip(address)} is a {label} address"
 
 
 @dataclass(frozen=True)

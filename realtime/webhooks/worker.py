@@ -13,7 +13,6 @@ thread each, so a slow or dead one only ever holds its own thread.
 from __future__ import annotations
 
 import logging
-import random
 from datetime import timedelta
 
 from django.conf import settings
@@ -82,10 +81,7 @@ def fan_out(worker_id: str, endpoint: WebhookEndpoint) -> int:
 
 
 def backoff(attempts_in_window: int) -> timedelta:
-    """Exponential from WEBHOOK_RETRY_BASE, capped, with "equal jitter": between half and
-    all of the step, so that endpoints failing together do not retry together."""
-    step = min(settings.WEBHOOK_RETRY_MAX, settings.WEBHOOK_RETRY_BASE * 2 ** (attempts_in_window - 1))
-    return timedelta(seconds=step / 2 + random.uniform(0, step / 2))
+    return leasing.backoff(attempts_in_window, settings.WEBHOOK_RETRY_BASE, settings.WEBHOOK_RETRY_MAX)
 
 
 @transaction.atomic

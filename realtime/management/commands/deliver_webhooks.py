@@ -14,6 +14,7 @@ from realtime.webhooks.worker import DeliveryWorker
 
 class Command(BaseCommand):
     help = "Deliver signed webhooks for committed events, in event order per endpoint."
+    worker_class = DeliveryWorker
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="Deliver what is due, then exit.")
@@ -24,7 +25,7 @@ class Command(BaseCommand):
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        worker = DeliveryWorker(threads=threads, poll_interval=interval)
-        self.stdout.write(f"webhook worker {worker.worker_id} with {worker.threads} thread(s)")
+        worker = self.worker_class(threads=threads, poll_interval=interval)
+        self.stdout.write(f"{worker.name} {worker.worker_id} with {worker.threads} thread(s)")
         worker.run(stop, drain=once)
-        self.stdout.write("webhook worker stopped")
+        self.stdout.write(f"{worker.name} stopped")
