@@ -23,8 +23,11 @@ from datetime import timedelta
 from typing import Callable
 
 from django.db import close_old_connections, models, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+
+from .models import EventSequence
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +51,15 @@ def new_worker_id() -> str:
 
 def _free(now) -> Q:
     return Q(lease_until__isnull=True) | Q(lease_until__lt=now)
+
+
+def outbox_work(rows: models.QuerySet, pending: models.QuerySet, due: Q) -> models.QuerySet:
+    """Rows (with a restaurant and a `cursor` into its outbox) that have events after their
+    cursor, or `pending` work (a queryset on OuterRef("pk")) and are `due`."""
+    head = EventSequence.objects.filter(restaurant_id=OuterRef("restaurant_id")).values("last_id")[:1]
+    return rows.annotate(head=Coalesce(Subquery(head), 0), has_pending=Exists(pending)).filter(
+        Q(cursor__lt=F("head")) | (Q(has_pending=True) & due)
+    )
 
 
 def claim(candidates: models.QuerySet, worker_id: str, limit: int, seconds: float) -> list:

@@ -13,13 +13,12 @@ import logging
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import OuterRef, Q
 from django.utils import timezone
 
 from .. import leasing
 from ..leasing import LeaseLost
-from ..models import EventSequence, OutboxEvent
+from ..models import OutboxEvent
 from . import tickets, transport
 from .models import JobState, PrintJob, StationPrinter
 
@@ -30,13 +29,12 @@ PRINT_BUDGET = 50
 
 
 def claim(worker_id: str, limit: int) -> list[int]:
+    """Lease up to `limit` printers that have new events or a pending job now due."""
     now = timezone.now()
-    head = EventSequence.objects.filter(restaurant_id=OuterRef("restaurant_id")).values("last_id")[:1]
-    pending = PrintJob.objects.filter(printer_id=OuterRef("pk"), state=JobState.PENDING)
-    ready = (
-        StationPrinter.objects.filter(is_active=True)
-        .annotate(head=Coalesce(Subquery(head), 0), has_pending=Exists(pending))
-        .filter(Q(cursor__lt=F("head")) | Q(has_pending=True, retry_at__isnull=True) | Q(has_pending=True, retry_at__lte=now))
+    ready = leasing.outbox_work(
+        StationPrinter.objects.filter(is_active=True),
+        PrintJob.objects.filter(printer_id=OuterRef("pk"), state=JobState.PENDING),
+        Q(retry_at__isnull=True) | Q(retry_at__lte=now),
     )
     return leasing.claim(ready, worker_id, limit, settings.PRINTER_LEASE_SECONDS)
 

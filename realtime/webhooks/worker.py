@@ -17,13 +17,12 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
-from django.db.models import Exists, F, OuterRef, Q, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import OuterRef, Q
 from django.utils import timezone
 
 from .. import leasing
 from ..leasing import LeaseLost
-from ..models import EventSequence, OutboxEvent
+from ..models import OutboxEvent
 from . import delivery as http
 from . import signing
 from .models import DeliveryState, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -39,15 +38,10 @@ PRUNE_EVERY = timedelta(hours=1)
 def claim(worker_id: str, limit: int) -> list[int]:
     """Lease up to `limit` endpoints that have new events or a pending delivery now due."""
     now = timezone.now()
-    head = EventSequence.objects.filter(restaurant_id=OuterRef("restaurant_id")).values("last_id")[:1]
-    pending = WebhookDelivery.objects.filter(endpoint_id=OuterRef("pk"), state=DeliveryState.PENDING)
-    due = Q(failing_since__isnull=True, has_pending=True) & (
-        Q(retry_at__isnull=True) | Q(retry_at__lte=now)
-    )
-    ready = (
-        WebhookEndpoint.objects.filter(is_active=True)
-        .annotate(head=Coalesce(Subquery(head), 0), has_pending=Exists(pending))
-        .filter(Q(cursor__lt=F("head")) | due)
+    ready = leasing.outbox_work(
+        WebhookEndpoint.objects.filter(is_active=True),
+        WebhookDelivery.objects.filter(endpoint_id=OuterRef("pk"), state=DeliveryState.PENDING),
+        Q(failing_since__isnull=True) & (Q(retry_at__isnull=True) | Q(retry_at__lte=now)),
     )
     return leasing.claim(ready, worker_id, limit, settings.WEBHOOK_LEASE_SECONDS)
 

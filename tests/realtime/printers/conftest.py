@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from contextlib import contextmanager
 
 import pytest
 
@@ -14,6 +13,7 @@ from realtime.printers.worker import PrintWorker
 from realtime.selectors import event_head
 
 from ...live import free_port
+from ..workers import closing_factory, running
 
 
 class Listener:
@@ -57,16 +57,7 @@ class Listener:
 
 @pytest.fixture
 def listeners():
-    made = []
-
-    def make(port=None) -> Listener:
-        listener = Listener(port)
-        made.append(listener)
-        return listener
-
-    yield make
-    for listener in made:
-        listener.close()
+    yield from closing_factory(Listener)
 
 
 @pytest.fixture
@@ -87,15 +78,5 @@ def printer_for(floor, settings, port: int, station="grill", name=None) -> Stati
     )
 
 
-@contextmanager
 def running_printers(threads=4):
-    stop = threading.Event()
-    worker = PrintWorker(threads=threads)
-    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield worker
-    finally:
-        stop.set()
-        thread.join(10)
-        assert not thread.is_alive(), "the print worker did not stop"
+    return running(PrintWorker(threads=threads))

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,6 +17,8 @@ from orders import services
 from realtime.webhooks import services as webhook_services
 from realtime.webhooks.models import EVENT_TYPES, WebhookEndpoint
 from realtime.webhooks.worker import DeliveryWorker
+
+from ..workers import closing_factory, running
 
 
 @dataclass
@@ -106,16 +107,7 @@ class Receiver:
 
 @pytest.fixture
 def receivers():
-    made = []
-
-    def make(**kwargs) -> Receiver:
-        receiver = Receiver(**kwargs)
-        made.append(receiver)
-        return receiver
-
-    yield make
-    for receiver in made:
-        receiver.close()
+    yield from closing_factory(Receiver)
 
 
 @pytest.fixture
@@ -150,15 +142,5 @@ def confirm_orders(floor, count: int) -> None:
         services.order_confirm(actor=floor.waiter, order=order)
 
 
-@contextmanager
 def running_worker(threads=4, resolver=None):
-    stop = threading.Event()
-    worker = DeliveryWorker(threads=threads, resolver=resolver)
-    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    thread.start()
-    try:
-        yield worker
-    finally:
-        stop.set()
-        thread.join(10)
-        assert not thread.is_alive(), "the delivery worker did not stop"
+    return running(DeliveryWorker(threads=threads, resolver=resolver))

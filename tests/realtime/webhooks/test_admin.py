@@ -15,18 +15,13 @@ from realtime.models import OutboxEvent
 from realtime.webhooks.models import DeliveryState, WebhookDelivery, WebhookEndpoint
 
 from ...conftest import Floor
+from ...orders.test_admin import admin_client
 from .conftest import confirm_orders, running_worker, subscribe
 
 ENDPOINTS = "/admin/realtime/webhookendpoint/"
 DELIVERIES = "/admin/realtime/webhookdelivery/"
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
-
-
-def admin_client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def messages_of(response) -> list[str]:
