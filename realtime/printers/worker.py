@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from .. import leasing
 from ..leasing import LeaseLost
-from ..models import OutboxEvent
+from ..selectors import events_after
 from . import tickets, transport
 from .models import JobState, PrintJob, StationPrinter
 
@@ -46,10 +46,7 @@ def _hold(worker_id: str, printer_id: int, **changes) -> None:
 @transaction.atomic
 def make_jobs(worker_id: str, printer: StationPrinter) -> None:
     """Jobs for the printer's events after its cursor; moves the cursor past them."""
-    batch = list(
-        OutboxEvent.objects.filter(restaurant_id=printer.restaurant_id, seq__gt=printer.cursor)
-        .order_by("seq")[:FAN_OUT_BATCH]
-    )
+    batch = events_after(printer.restaurant_id, printer.cursor, FAN_OUT_BATCH)
     if not batch:
         return
     jobs = []

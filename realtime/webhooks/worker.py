@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from .. import leasing
 from ..leasing import LeaseLost
-from ..models import OutboxEvent
+from ..selectors import events_after
 from . import delivery as http
 from . import signing
 from .models import DeliveryState, WebhookAttempt, WebhookDelivery, WebhookEndpoint
@@ -53,10 +53,7 @@ def _hold(worker_id: str, endpoint_id: int, **changes) -> None:
 @transaction.atomic
 def fan_out(worker_id: str, endpoint: WebhookEndpoint) -> int:
     """Deliveries for the endpoint's events after its cursor; moves the cursor past them."""
-    batch = list(
-        OutboxEvent.objects.filter(restaurant_id=endpoint.restaurant_id, seq__gt=endpoint.cursor)
-        .order_by("seq")[:FAN_OUT_BATCH]
-    )
+    batch = events_after(endpoint.restaurant_id, endpoint.cursor, FAN_OUT_BATCH)
     if not batch:
         return 0
     wanted = set(endpoint.events)

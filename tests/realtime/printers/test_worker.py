@@ -107,3 +107,40 @@ def test_a_printer_that_is_down_is_retried_and_blocks_no_other(printer_settings,
         printed = grill.wait_for(1)[0]
     assert b"Burger" in printed
     assert PrintJob.objects.get(printer=down).state == JobState.PRINTED
+
+
+def test_a_job_that_cannot_print_is_given_up_on_and_the_next_goes_on(printer_settings, listeners):
+    from datetime import timedelta
+
+    from ...live import free_port
+
+    printer_settings.PRINTER_GIVE_UP = timedelta(seconds=0.3)
+    floor = Floor()
+    down = printer_for(floor, printer_settings, free_port())
+    for name in ("Soup", "Salad"):
+        services.order_confirm(actor=floor.waiter, order=_order(floor, (_dish(floor, name), {})))
+    with running_printers():
+        deadline = time.monotonic() + 10
+        while PrintJob.objects.filter(printer=down, state=JobState.FAILED).count() < 2:
+            assert time.monotonic() < deadline, "the jobs were not given up on"
+            time.sleep(0.05)
+    first, second = PrintJob.objects.filter(printer=down).order_by("event_seq")
+    assert first.attempt_count >= 2 and first.last_attempt_at <= second.first_attempt_at
+
+
+def test_the_procfile_printers_process_prints_and_exits_with_once(printer_settings, listeners):
+    import subprocess
+    import sys
+
+    from ...live import procfile_command, server_env
+
+    floor = Floor()
+    grill = listeners()
+    printer_for(floor, printer_settings, grill.port)
+    services.order_confirm(actor=floor.waiter, order=_order(floor, (_dish(floor, "Burger"), {})))
+    command = procfile_command("printers")
+    assert command[:3] == ["python", "manage.py", "print_tickets"], command
+    env = server_env(PRINTER_ALLOW_LOOPBACK=1, PRINTER_PORTS=str(grill.port))
+    done = subprocess.run([sys.executable, *command[1:], "--once"], env=env, capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert b"Burger" in grill.wait_for(1)[0]
