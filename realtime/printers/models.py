@@ -14,9 +14,9 @@ from ..leasing import Leased
 
 
 class PrintMode(models.TextChoices):
-    ALWAYS = "always", "always: every fired ticket"
+    ALWAYS = "always", "always"
     # Until screen presence exists, "backup" prints like "always" (docs/integrations.md).
-    BACKUP = "backup", "backup: only while no screen of the station is online (pending: prints always)"
+    BACKUP = "backup", "backup (pending: prints always)"
 
 
 class StationPrinter(Leased):
@@ -31,7 +31,11 @@ class StationPrinter(Leased):
     port = models.PositiveIntegerField(
         default=9100, validators=[MinValueValidator(1), MaxValueValidator(65535)]
     )
-    mode = models.CharField(max_length=16, choices=PrintMode.choices, default=PrintMode.ALWAYS)
+    mode = models.CharField(
+        max_length=16, choices=PrintMode.choices, default=PrintMode.ALWAYS,
+        help_text="always: every slip. backup: only while no screen of the station is online; "
+        "until screen presence exists it prints every slip too.",
+    )
     is_active = models.BooleanField("enabled", default=True)
     cursor = models.BigIntegerField("last event id queued", default=0)
     retry_at = models.DateTimeField(null=True, blank=True, help_text="When the oldest job is retried.")
