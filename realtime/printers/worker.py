@@ -86,7 +86,7 @@ def _record(worker_id: str, printer: StationPrinter, job: PrintJob, error: str |
 def print_pending(worker_id: str, printer_id: int, stop=None, resolver=None) -> None:
     for _ in range(PRINT_BUDGET):
         printer = StationPrinter.objects.get(pk=printer_id)
-        if stop and stop.is_set() or not printer.is_active:
+        if (stop and stop.is_set()) or not printer.is_active:
             return
         if printer.retry_at and printer.retry_at > timezone.now():
             return
