@@ -367,6 +367,9 @@ LOGGING = {
         # Unless uvicorn was told --no-access-log (`make run`: the app's line is the request
         # line), which leaves the logger without handlers before Django configures logging.
         "uvicorn.access": {"handlers": ["console"] if _UVICORN_ACCESS_LOG else [], "propagate": False},
+        # A line per webhook request; the delivery log in the admin already has each attempt.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
     },
 }
 
@@ -391,3 +394,39 @@ EVENT_RETENTION = timedelta(hours=env.float("EVENT_RETENTION_HOURS", default=24)
 OUTBOX_SWEEP = env.bool("OUTBOX_SWEEP", default=True)
 OUTBOX_SWEEP_INTERVAL = env.float("OUTBOX_SWEEP_INTERVAL", default=2.0)
 OUTBOX_SWEEP_GRACE = env.float("OUTBOX_SWEEP_GRACE", default=2.0)
+
+# --- Webhooks (realtime/webhooks, Procfile `webhooks`; docs/integrations.md) ---------------
+
+# Deliver to private, loopback, link-local, reserved and metadata addresses too (tests, a
+# receiver inside the deployment's own network). Never on for a shared deployment.
+WEBHOOK_ALLOW_PRIVATE = env.bool("WEBHOOK_ALLOW_PRIVATE", default=False)
+WEBHOOK_REQUIRE_HTTPS = env.bool("WEBHOOK_REQUIRE_HTTPS", default=not DEBUG)
+# Seconds: connecting, and each read or write of one attempt (the answer is cut at 2 KiB).
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=5.0)
+WEBHOOK_TIMEOUT = env.float("WEBHOOK_TIMEOUT", default=10.0)
+# Retries: exponential from BASE seconds, capped at MAX, with jitter, for RETRY_FOR; after that
+# the endpoint is marked failing and waits for a manager.
+WEBHOOK_RETRY_FOR = timedelta(hours=env.float("WEBHOOK_RETRY_HOURS", default=24))
+WEBHOOK_RETRY_BASE = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=5.0)
+WEBHOOK_RETRY_MAX = env.float("WEBHOOK_RETRY_MAX_SECONDS", default=3600.0)
+# Endpoints one worker delivers to at once (threads), how often an idle worker looks for work,
+# and how long a worker's claim on an endpoint lasts unless renewed (a dead worker's lapses).
+WEBHOOK_WORKER_THREADS = env.int("WEBHOOK_WORKER_THREADS", default=8)
+WEBHOOK_POLL_INTERVAL = env.float("WEBHOOK_POLL_INTERVAL", default=0.5)
+WEBHOOK_LEASE_SECONDS = env.float("WEBHOOK_LEASE_SECONDS", default=60.0)
+# Delivered deliveries and their attempts are deleted from the log after this (workers prune).
+WEBHOOK_LOG_RETENTION = timedelta(days=env.float("WEBHOOK_LOG_RETENTION_DAYS", default=30))
+
+# --- Station printers (realtime/printers, Procfile `printers`; docs/integrations.md) --------
+
+# Ports a printer may be reached on (raw ESC/POS, JetDirect 9100 and neighbours); loopback
+# printers only for tests.
+PRINTER_PORTS = [int(port) for port in env.list("PRINTER_PORTS", default=[str(p) for p in range(9100, 9110)])]
+PRINTER_ALLOW_LOOPBACK = env.bool("PRINTER_ALLOW_LOOPBACK", default=False)
+PRINTER_TIMEOUT = env.float("PRINTER_TIMEOUT", default=5.0)
+PRINTER_RETRY_BASE = env.float("PRINTER_RETRY_BASE_SECONDS", default=2.0)
+PRINTER_RETRY_MAX = env.float("PRINTER_RETRY_MAX_SECONDS", default=30.0)
+PRINTER_GIVE_UP = timedelta(minutes=env.float("PRINTER_GIVE_UP_MINUTES", default=30))
+PRINTER_WORKER_THREADS = env.int("PRINTER_WORKER_THREADS", default=4)
+PRINTER_POLL_INTERVAL = env.float("PRINTER_POLL_INTERVAL", default=0.5)
+PRINTER_LEASE_SECONDS = env.float("PRINTER_LEASE_SECONDS", default=30.0)
