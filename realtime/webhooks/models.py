@@ -15,7 +15,7 @@ from django.db.models import Q
 
 from ..leasing import Leased
 
-# CONTRACT.md's event names. Endpoints subscribe to a subset; a name that is not emitted
+# docs/contract.md's event names. Endpoints subscribe to a subset; a name that is not emitted
 # yet simply never arrives.
 EVENT_TYPES = [
     "order.new",

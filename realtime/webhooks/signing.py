@@ -1,4 +1,4 @@
-"""A delivery's bytes: the Standard Webhooks body and headers (CONTRACT.md, "Webhooks").
+"""A delivery's bytes: the Standard Webhooks body and headers (docs/contract.md, "Webhooks").
 
 Signing is the `standardwebhooks` reference library's: the same code receivers verify with.
 """
