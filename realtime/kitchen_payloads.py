@@ -9,6 +9,8 @@ from __future__ import annotations
 from orders.models import CourseFiring, MenuItem, Order, OrderItem
 from restaurant.wire import iso_ms
 
+from .payloads import money
+
 ITEMS_ADDED = "order.items.added"
 ALLERGY_ACKNOWLEDGED = "order.item.allergy.acknowledged"
 COURSE_FIRED = "order.course.fired"
@@ -20,10 +22,6 @@ def _id(value) -> str | None:
     return None if value is None else str(value)
 
 
-def _money(value) -> str:
-    return f"{value:.2f}"
-
-
 def item(order_item: OrderItem) -> dict:
     """The item JSON of docs/contract.md with its kitchen-operation keys (as REST shows it)."""
     return {
@@ -31,7 +29,7 @@ def item(order_item: OrderItem) -> dict:
         "orderId": str(order_item.order_id),
         "name": order_item.name,
         "qty": order_item.qty,
-        "unitPrice": _money(order_item.unit_price),
+        "unitPrice": money(order_item.unit_price),
         "status": order_item.status,
         "notes": order_item.notes or None,
         "createdAt": iso_ms(order_item.created_at),
