@@ -148,6 +148,10 @@ class _GroupStream:
                 raise
             except Exception as error:  # noqa: BLE001 - Redis or the database away
                 await self._leave(layer)
+                if asyncio.current_task().cancelling():
+                    # Cancelled while a database call ran in its thread: asgiref gives the
+                    # thread's own error instead of the cancellation. Stopping still wins.
+                    raise asyncio.CancelledError from error
                 if not self.ready.is_set():
                     self.failed = error  # sockets waiting are refused; their clients retry
                     self.ready.set()

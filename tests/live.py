@@ -27,6 +27,15 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
 
+def screenshot_path(name: str) -> Path:
+    """Where a browser test saves the screenshot the docs show: tests/artifacts/ (ignored by
+    git), or docs/ itself with UPDATE_DOCS_SCREENSHOTS=1, so that a test run leaves the
+    committed pictures alone unless asked to retake them."""
+    folder = ROOT / "docs" if os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1" else ARTIFACTS
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -95,7 +95,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     restaurant_path = "restaurant"
 
-    def _manager_restaurant(self, request):
+    def manager_restaurant(self, request):
         return None if request.user.is_superuser else request.user.restaurant
 
     def _allowed(self, request, obj=None):
@@ -113,7 +113,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)
-        restaurant = self._manager_restaurant(request)
+        restaurant = self.manager_restaurant(request)
         if restaurant is not None:
             queryset = queryset.filter(**{self.restaurant_path: restaurant})
         return queryset
@@ -147,7 +147,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     def get_form(self, request, obj=None, **kwargs):
         form_class = super().get_form(request, obj, **kwargs)
-        restaurant = self._manager_restaurant(request)
+        restaurant = self.manager_restaurant(request)
         if restaurant is None or self.restaurant_path != "restaurant":
             return form_class
 
@@ -167,7 +167,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
         return ManagerScopedForm
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        restaurant = self._manager_restaurant(request)
+        restaurant = self.manager_restaurant(request)
         if restaurant is not None:
             related = db_field.related_model
             if related is Restaurant:
@@ -183,7 +183,7 @@ class TenantScopedAdmin(admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
-        restaurant = self._manager_restaurant(request)
+        restaurant = self.manager_restaurant(request)
         if restaurant is not None and self.restaurant_path == "restaurant":
             obj.restaurant = restaurant
         super().save_model(request, obj, form, change)

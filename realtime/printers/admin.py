@@ -40,7 +40,7 @@ class StationPrinterAdmin(TenantScopedAdmin):
         if not change:
             from ..selectors import event_head
 
-            restaurant = self._manager_restaurant(request) or obj.restaurant
+            restaurant = self.manager_restaurant(request) or obj.restaurant
             obj.cursor = event_head(restaurant.pk)  # tickets from now on
         if obj.port not in settings.PRINTER_PORTS:
             self.message_user(request, f"Port {obj.port} is not in PRINTER_PORTS: jobs will be refused.",

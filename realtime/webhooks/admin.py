@@ -120,7 +120,7 @@ class WebhookEndpointAdmin(TenantScopedAdmin):
         return format_html('<a href="{}?endpoint={}">Delivery log</a>', url, obj.pk)
 
     def save_model(self, request, obj, form, change):
-        restaurant = self._manager_restaurant(request)
+        restaurant = self.manager_restaurant(request)
         if restaurant is not None:
             obj.restaurant = restaurant
         was_active = form.initial.get("is_active") if change else None

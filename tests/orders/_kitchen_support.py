@@ -15,10 +15,9 @@ from django.conf import global_settings
 
 from ..conftest import IN_CI, Floor
 from ..factories import MenuItemFactory
-from ..live import ROOT, WebServer
+from ..live import WebServer
 
 PASSWORD = "password123"
-DOCS = ROOT / "docs"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

@@ -18,20 +18,28 @@ from django.core.management import call_command
 from orders import services
 from orders.models import MenuItem, Order, OrderStatus, TableSession, User
 
-from ..live import ARTIFACTS, ROOT, WebServer
+from ..live import ARTIFACTS, WebServer, screenshot_path
 from .test_kitchen_page import browser  # noqa: F401  (the Chromium fixture)
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 MANAGER, WAITER, PASSWORD = "manager@restaurante.com", "waiter@restaurante.com", "password123"
-SCREENSHOT = ROOT / "docs" / "admin-order.png"
+SCREENSHOT = screenshot_path("admin-order.png")
 
 
 def take_order(waiter, session, lines, confirm=True):
     order = services.order_create(actor=waiter, table_session=session)
     for name, qty in lines:
         menu_item = MenuItem.objects.get(restaurant=session.table.restaurant, name=name)
-        services.order_item_add(actor=waiter, order=order, menu_item=menu_item, qty=qty)
+        # A required choice (the burger's doneness) takes its first option, as a waiter would.
+        required = [
+            {"option_id": group.options.order_by("position", "name").first().pk}
+            for group in menu_item.modifier_groups.filter(min_select__gte=1)
+        ]
+        # One course: the walk moves every item of the order at once.
+        services.order_item_add(
+            actor=waiter, order=order, menu_item=menu_item, qty=qty, modifiers=required, course=1
+        )
     if confirm:
         services.order_confirm(actor=waiter, order=order)
     return order

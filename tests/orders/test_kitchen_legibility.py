@@ -6,8 +6,9 @@ Screenshots land in docs/ (the README shows them).
 import pytest
 
 from ..factories import MenuItemFactory
+from ..live import screenshot_path
 from ._kitchen_support import (  # noqa: F401 (fixtures)
-    DOCS, MIN_BADGE_PX, MIN_CONTRAST, MIN_ITEM_PX, TABLET, WALL, Pos, browser, kitchen, measure,
+    MIN_BADGE_PX, MIN_CONTRAST, MIN_ITEM_PX, TABLET, WALL, Pos, browser, kitchen, measure,
     open_board, ticket,
 )
 
@@ -64,8 +65,7 @@ def test_wall_screen_shows_eight_tickets_in_large_high_contrast_text(kitchen, li
     assert f"#{orders[0]['number']}" in head and "Table " + floor.table.name in head
     assert first.locator(".waiter").inner_text() == floor.waiter.name
     assert ":" in first.locator(".age").inner_text()
-    DOCS.mkdir(exist_ok=True)
-    page.screenshot(path=str(DOCS / "kitchen-board.png"))
+    page.screenshot(path=str(screenshot_path("kitchen-board.png")))
 
 
 def test_tablet_screen_is_legible_too(kitchen, lines, browser):

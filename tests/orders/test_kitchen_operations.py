@@ -13,9 +13,9 @@ from playwright.sync_api import expect
 from orders.models import ModifierGroup, ModifierOption
 
 from ..factories import MenuItemFactory
-from ..live import ARTIFACTS
+from ..live import ARTIFACTS, screenshot_path
 from ._kitchen_support import (  # noqa: F401 (fixtures)
-    DOCS, MIN_BADGE_PX, MIN_CONTRAST, MIN_DETAIL_PX, MIN_ITEM_PX, TABLET, WALL, Pos, browser,
+    MIN_BADGE_PX, MIN_CONTRAST, MIN_DETAIL_PX, MIN_ITEM_PX, TABLET, WALL, Pos, browser,
     kitchen, measure, open_board, ticket,
 )
 
@@ -288,4 +288,4 @@ def test_a_dinner_service_is_legible_on_a_wall_screen_and_a_tablet(service, brow
         hidden = 6 - seen["fullyVisible"]
         assert seen["more"] == (f"+{hidden} more →" if hidden else None), seen
         expect(page.locator(".ticket").first).to_have_attribute("data-order", rush)
-        page.screenshot(path=str(DOCS / f"kitchen-operations-{name}.png"), animations="disabled")
+        page.screenshot(path=str(screenshot_path(f"kitchen-operations-{name}.png")), animations="disabled")
