@@ -35,8 +35,11 @@ run: install
 serve-command:
 	@echo $(SERVE)
 
+# Two workers (pytest-xdist), a test file each at a time: CI has 2 cores. PYTEST_WORKERS=0
+# runs in one process.
+PYTEST_WORKERS ?= 2
 test: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 check: install
 	DEBUG=1 $(BIN)/python manage.py check

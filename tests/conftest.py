@@ -27,6 +27,32 @@ from .factories import (
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
+def _isolate_parallel_worker() -> None:
+    """Under pytest-xdist (`make test` runs two workers) each worker has its own test
+    database (pytest-django appends the worker's name) but would share Redis: the cache's
+    throttle counters and revoked logins (`cache.clear()` empties the whole database) and the
+    channel layer's groups. Each worker gets a cache database and a channel prefix of its own,
+    here and in the live servers it starts (they inherit the environment)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw") or not settings.REDIS_URL:
+        return
+    from urllib.parse import urlsplit
+
+    from restaurant.settings import _redis_db_url
+
+    index = int(worker[2:])
+    configured = settings.CACHES["default"]["LOCATION"]
+    base = int(urlsplit(configured).path.strip("/") or 0)
+    cache_url = _redis_db_url(configured, base + index)  # gw0 keeps the configured one
+    prefix = f"{os.environ.get('CHANNEL_PREFIX', 'asgi')}-{worker}"
+    settings.CACHES["default"]["LOCATION"] = cache_url
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = prefix
+    os.environ.update(CACHE_URL=cache_url, CHANNEL_PREFIX=prefix)
+
+
+_isolate_parallel_worker()
+
+
 def _missing_service(item, message):
     if IN_CI:
         pytest.fail(f"{message} (required in CI)", pytrace=False)

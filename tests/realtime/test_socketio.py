@@ -9,6 +9,7 @@ the reference's HTML test page in headless Chromium. Node and Chromium are requi
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import queue
@@ -65,13 +66,16 @@ def node_client() -> Path:
     version = subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip()
     if int(version.lstrip("v").split(".")[0]) < 18:
         _required(f"needs Node.js 18+, found {version}")
-    if not (CLIENT_DIR / "node_modules" / "socket.io-client" / "package.json").exists():
-        installed = subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund"], cwd=CLIENT_DIR, capture_output=True,
-            text=True, timeout=300,
-        )
-        if installed.returncode != 0:
-            _required(f"npm ci in tests/socketio_client failed: {installed.stderr[-2000:]}")
+    # Parallel test workers install once: the others wait on the lock, then find it done.
+    with open(CLIENT_DIR / ".npm-ci.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (CLIENT_DIR / "node_modules" / "socket.io-client" / "package.json").exists():
+            installed = subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund"], cwd=CLIENT_DIR, capture_output=True,
+                text=True, timeout=300,
+            )
+            if installed.returncode != 0:
+                _required(f"npm ci in tests/socketio_client failed: {installed.stderr[-2000:]}")
     return CLIENT_DIR
 
 
