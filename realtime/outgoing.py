@@ -18,7 +18,10 @@ from collections import deque
 
 logger = logging.getLogger(__name__)
 
-MAX_PENDING = 1 << 20  # bytes of frames a socket may have waiting
+# Bytes of frames a socket may have waiting. Above the direct writers' 1 MiB: frames queued
+# here wait behind the server's own buffer, not the kernel's, so a healthy client reading a
+# burst of large events (tests/hardening/test_slow_client.py: 1.4 MB at once) must fit.
+MAX_PENDING = 4 << 20
 
 
 class Outgoing:
