@@ -27,6 +27,15 @@ class StaffJWTAuthentication(JWTAuthentication):
             raise InvalidToken("The token's login has ended (logout or revocation).")
         return token
 
+    def get_user(self, validated_token):
+        user = super().get_user(validated_token)
+        # A token acts for the restaurant it was issued for: once its user moves to another
+        # one (a superuser's change) it acts for none, as the sockets of that user close.
+        issued_for = validated_token.get("restaurantId", str(user.restaurant_id or "") or None)
+        if issued_for != (str(user.restaurant_id) if user.restaurant_id else None):
+            raise InvalidToken("The token was issued for another restaurant.")
+        return user
+
 
 class _UsersWithRestaurant:
     """What `JWTAuthentication.get_user` uses of the user model (`objects.get`,

@@ -134,6 +134,16 @@ async def test_old_rest_tokens_stop_working_after_a_password_change():
     assert_problem(await db(me)(), 401, "unauthenticated")
 
 
+async def test_old_rest_tokens_stop_working_after_a_move_to_another_restaurant():
+    """A token names the restaurant it was issued for: after a move it acts for none."""
+    floor = await db(Floor)()
+    tokens = await db(auth_services._issue)(floor.kitchen)
+    me = lambda: APIClient(HTTP_AUTHORIZATION=f"Bearer {tokens.access_token}").get(ME)  # noqa: E731
+    assert (await db(me)()).status_code == 200
+    await db(_move)(floor.kitchen, floor)
+    assert_problem(await db(me)(), 401, "unauthenticated")
+
+
 # --- what ends one login: only that login's sockets close ---------------------------------------
 
 
