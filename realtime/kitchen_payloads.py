@@ -9,7 +9,7 @@ from __future__ import annotations
 from orders.models import CourseFiring, MenuItem, Order, OrderItem
 from restaurant.wire import iso_ms
 
-from .payloads import money
+from . import payloads
 
 ITEMS_ADDED = "order.items.added"
 ALLERGY_ACKNOWLEDGED = "order.item.allergy.acknowledged"
@@ -23,17 +23,10 @@ def _id(value) -> str | None:
 
 
 def item(order_item: OrderItem) -> dict:
-    """The item JSON of docs/contract.md with its kitchen-operation keys (as REST shows it)."""
+    """The item JSON of docs/contract.md with its kitchen-operation keys (as REST shows it):
+    the reference's nine keys first, then the new ones."""
     return {
-        "id": str(order_item.pk),
-        "orderId": str(order_item.order_id),
-        "name": order_item.name,
-        "qty": order_item.qty,
-        "unitPrice": money(order_item.unit_price),
-        "status": order_item.status,
-        "notes": order_item.notes or None,
-        "createdAt": iso_ms(order_item.created_at),
-        "updatedAt": iso_ms(order_item.updated_at),
+        **payloads.item(order_item),
         "menuItemId": _id(order_item.menu_item_id),
         "station": order_item.station,
         "modifiers": [dict(m) for m in order_item.modifiers],
