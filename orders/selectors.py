@@ -132,3 +132,11 @@ def menu_stations(*, restaurant: Restaurant) -> list[str]:
     return sorted(
         set(menu_item_list(restaurant=restaurant).exclude(station="").values_list("station", flat=True))
     )
+
+
+def order_history(*, restaurant: Restaurant, order_id):
+    """The order's every change, oldest first; another restaurant's order is not found."""
+    from .history import HistoryEntry
+
+    order = order_ref(restaurant=restaurant, order_id=order_id)
+    return HistoryEntry.objects.filter(restaurant_id=restaurant.pk, order_id=order.pk).order_by("id")

@@ -391,3 +391,11 @@ EVENT_RETENTION = timedelta(hours=env.float("EVENT_RETENTION_HOURS", default=24)
 OUTBOX_SWEEP = env.bool("OUTBOX_SWEEP", default=True)
 OUTBOX_SWEEP_INTERVAL = env.float("OUTBOX_SWEEP_INTERVAL", default=2.0)
 OUTBOX_SWEEP_GRACE = env.float("OUTBOX_SWEEP_GRACE", default=2.0)
+
+# Kitchen operations (issue 15).
+# Who-did-what history is kept this long, independent of EVENT_RETENTION;
+# `manage.py prune_history` deletes older entries (the only deletion its trigger allows).
+HISTORY_RETENTION_DAYS = env.int("HISTORY_RETENTION_DAYS", default=400)
+# A kitchen screen with no socket for this long is offline; one with an unacknowledged event
+# older than this is behind.
+SCREEN_OFFLINE_SECONDS = env.float("SCREEN_OFFLINE_SECONDS", default=30.0)

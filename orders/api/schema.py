@@ -172,6 +172,20 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         (_request("Start cooking", {"status": "IN_PROGRESS", "expectedStatus": "PENDING"}),
          _response("Moved", {**ITEM, "status": "IN_PROGRESS"}), _ILLEGAL),
     ),
+    ("GET", "/orders/{order_id}/history"): Operation(
+        "Order history",
+        "Who did what to the order, oldest first: every change of the order and its items with "
+        "the acting user, role and (from a kitchen screen) the screen. Append-only, written in "
+        "the change's own transaction; kept `HISTORY_RETENTION_DAYS` (400).",
+        (_response("History", [
+            {"at": _AT, "action": "order.created", "actor": {"id": _ITEM_ID, "name": "Demo Waiter",
+             "role": "WAITER"}, "screenId": None, "itemId": None, "from": None, "to": "DRAFT",
+             "reason": None},
+            {"at": _AT, "action": "item.status", "actor": {"id": _ITEM_ID, "name": "Demo Cook",
+             "role": "KITCHEN"}, "screenId": _SESSION_ID, "itemId": _ITEM_ID, "from": "PENDING",
+             "to": "IN_PROGRESS", "reason": None},
+        ]),),
+    ),
     ("GET", "/kitchen/board"): Operation(
         "Kitchen board",
         "Everything a kitchen screen shows: open tickets oldest first, the amber and red "

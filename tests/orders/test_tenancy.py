@@ -370,6 +370,10 @@ ROUTES: dict[str, Route] = {
         ),
     ),
     "api:order-detail": Route(frozenset({"GET"}), foreign=(Case({"order_id": b("draft_order")}),)),
+    "api:order-history": Route(
+        frozenset({"GET"}),
+        foreign=(Case({"order_id": b("active_order")}), Case({"order_id": b("draft_order")})),
+    ),
     "api:order-confirm": Route(frozenset({"POST"}), foreign=(Case({"order_id": b("draft_order")}),)),
     "api:order-cancel": Route(
         frozenset({"POST"}),
