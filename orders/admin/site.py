@@ -69,6 +69,17 @@ class RestaurantAdminSite(admin.AdminSite):
             throttling.forgive(request)
         return response
 
+    def get_urls(self):
+        from django.urls import path
+
+        from . import operations
+
+        pages = [
+            path("kitchen-times/", self.admin_view(lambda r: operations.kitchen_times_view(self, r)),
+                 name="kitchen-times"),
+        ]
+        return pages + super().get_urls()
+
     def each_context(self, request):
         """The header names the manager's restaurant; "View site" is the kitchen display,
         the other screen a manager runs a shift from (base_site.html links it too)."""
@@ -76,6 +87,10 @@ class RestaurantAdminSite(admin.AdminSite):
         user = request.user
         if getattr(user, "restaurant_id", None) is not None:  # a superuser may have none
             context["site_url"] = context["kitchen_url"] = reverse("kitchen-board")
+        if self.has_permission(request):
+            context["operations_links"] = [
+                ("Kitchen times", reverse("admin:kitchen-times")),
+            ]
         if user.is_active and user.is_superuser:
             context["site_header"] = f"{self.site_header} · all restaurants"
         elif is_restaurant_manager(user):

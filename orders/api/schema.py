@@ -31,6 +31,7 @@ TAGS = {
     "menu": "The restaurant's menu.",
     "orders": "Orders and their items: create, add, confirm, move, cancel.",
     "kitchen": "What kitchen screens show and do: the board, tickets, bump and recall.",
+    "reports": "Kitchen times: how long the pass takes, per dish, station or hour (MANAGER).",
 }
 
 _ORDER_ID = "5d1c8a2e-6f0b-4c39-9a57-2b8e0f4d7c11"
@@ -185,6 +186,18 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
              "role": "KITCHEN"}, "screenId": _SESSION_ID, "itemId": _ITEM_ID, "from": "PENDING",
              "to": "IN_PROGRESS", "reason": None},
         ]),),
+    ),
+    ("GET", "/reports/kitchen"): Operation(
+        "Kitchen times report",
+        "MANAGER. p50 and p90, in seconds, of fire → ready and ready → served over the items "
+        "fired in [`from`, `to`) (dates are the restaurant's days, `to` inclusive; or "
+        "timestamps), grouped by `item`, `station` or `hour` (of the day, restaurant time), "
+        "optionally of one `station`. Computed in the database (`percentile_cont`). "
+        "`?format=csv` answers the same rows as CSV.",
+        (_response("By station", {"rows": [
+            {"key": "grill", "count": 412, "fireToReadyP50": 540.0, "fireToReadyP90": 912.5,
+             "readyToServedP50": 48.0, "readyToServedP90": 130.2},
+        ]}),),
     ),
     ("GET", "/kitchen/board"): Operation(
         "Kitchen board",

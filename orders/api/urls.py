@@ -29,6 +29,7 @@ urlpatterns = [
     path("orders/<uuid:order_id>/items/<uuid:item_id>", views.OrderItemDetailView.as_view(), name="order-item-detail"),
     path("orders/<uuid:order_id>/items/<uuid:item_id>/status", views.OrderItemStatusView.as_view(), name="order-item-status"),
     path("orders/<uuid:order_id>/items/<uuid:item_id>/acknowledge-allergy", views.OrderItemAcknowledgeAllergyView.as_view(), name="order-item-acknowledge-allergy"),
+    path("reports/kitchen", operations.KitchenTimesReportView.as_view(), name="report-kitchen-times"),
     path("kitchen/board", views.KitchenBoardView.as_view(), name="kitchen-board"),
     path("kitchen/tickets/<uuid:order_id>", views.KitchenTicketView.as_view(), name="kitchen-ticket"),
 ]
