@@ -670,3 +670,4 @@ class IdempotencyRecord(models.Model):
 
 
 from .history import HistoryEntry  # noqa: E402,F401  (a model of this app, in its own module)
+from .screens import Screen, ScreenDelivery  # noqa: E402,F401

@@ -15,6 +15,7 @@ from .models import (
     Order,
     OrderItem,
     Restaurant,
+    ScreenDelivery,
     Table,
     TableSession,
     TableSessionStatus,
@@ -76,8 +77,18 @@ def _items_in_order():
     return Prefetch("items", queryset=OrderItem.objects.order_by("created_at", "id"))
 
 
+def _screen_deliveries():
+    """What `seenBy` shows: the screens that acknowledged the order's ticket events."""
+    return Prefetch(
+        "screen_deliveries",
+        queryset=ScreenDelivery.objects.select_related("screen").order_by("seen_at", "id"),
+    )
+
+
 def order_list(*, restaurant: Restaurant) -> QuerySet[Order]:
-    return Order.objects.filter(restaurant=restaurant).prefetch_related(_items_in_order())
+    return Order.objects.filter(restaurant=restaurant).prefetch_related(
+        _items_in_order(), _screen_deliveries()
+    )
 
 
 def order_get(*, restaurant: Restaurant, order_id) -> Order:
@@ -94,7 +105,7 @@ def order_with_items(*, restaurant: Restaurant, order: Order) -> Order:
     instead of reading the order again."""
     if order.restaurant_id != restaurant.pk:
         raise NotFound("Order not found.")
-    prefetch_related_objects([order], _items_in_order())
+    prefetch_related_objects([order], _items_in_order(), _screen_deliveries())
     return order
 
 

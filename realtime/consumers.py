@@ -23,7 +23,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import internals, selectors
+from . import internals, screen_watch, screens, selectors
 from . import loop as realtime_loop
 from .auth import AuthRefused, SocketIdentity, authenticate_token
 from .messages import wire_frame
@@ -38,6 +38,9 @@ CLOSE_STREAM_INTERRUPTED = 4503
 _replay_window = database_sync_to_async(selectors.replay_window)
 _events_after = database_sync_to_async(selectors.events_after)
 _event_head = database_sync_to_async(selectors.event_head)
+_register_screen = database_sync_to_async(screens.register)
+_acknowledge = database_sync_to_async(screens.acknowledge)
+SCREEN_ROLES = frozenset({"KITCHEN", "MANAGER"})
 
 
 def _parse_event_id(value) -> int | None:
@@ -60,6 +63,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
     _replaying = False
     _expiry: asyncio.TimerHandle | None = None
     _tasks: list | None = None
+    screen_id = None  # the kitchen screen this socket is, once it named itself
     groups = ()  # channels joins these per socket; the worker's streams join them once
 
     async def __call__(self, scope, receive, send):
@@ -97,6 +101,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
         if self.listener is not None:
             self.listener.remove(self)
             self.listener = None
+        if self.screen_id is not None:
+            await screen_watch.detach(self.screen_id)
 
     async def _refuse(self, reason: str, *, retryable: bool = False):
         # 1013 "Try Again Later" when the refusal is ours (database down), not the client's.
@@ -213,9 +219,41 @@ class EventsConsumer(AsyncWebsocketConsumer):
             return await self._replay(after)
         if kind == "ping":
             return await self._send_json({"type": "pong"})
+        if kind == "screen":
+            return await self._name_screen(message)
+        if kind == "ack":
+            return await self._ack(message)
         if kind == "auth":
             return await self._send_json({"type": "error", "detail": "Already authenticated."})
         await self._send_json({"type": "error", "detail": f"Unknown message type {kind!r}."})
+
+    # --- kitchen screens (realtime.screens) ----------------------------------------------------
+
+    async def _name_screen(self, message: dict):
+        if self.identity.role not in SCREEN_ROLES:
+            return await self._send_json({"type": "error", "detail": "Only KITCHEN and MANAGER run screens."})
+        try:
+            screen = await _register_screen(
+                restaurant_id=self.identity.restaurant_id, name=message.get("name"),
+                station=message.get("station"),
+            )
+        except screens.ScreenRefused as refused:
+            return await self._send_json({"type": "error", "detail": str(refused)})
+        if self.screen_id is not None:
+            await screen_watch.detach(self.screen_id)
+        self.screen_id = screen.pk
+        screen_watch.attach(screen.pk)
+        await self._send_json(
+            {"type": "screen", "screenId": str(screen.pk), "name": screen.name, "station": screen.station}
+        )
+
+    async def _ack(self, message: dict):
+        if self.screen_id is None:
+            return await self._send_json({"type": "error", "detail": "Name the screen first (type screen)."})
+        try:
+            await _acknowledge(screen_id=self.screen_id, last_event_id=message.get("lastEventId"))
+        except screens.ScreenRefused as refused:
+            await self._send_json({"type": "error", "detail": str(refused)})
 
     # --- from this worker's restaurant stream --------------------------------------------------
 

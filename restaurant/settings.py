@@ -399,3 +399,6 @@ HISTORY_RETENTION_DAYS = env.int("HISTORY_RETENTION_DAYS", default=400)
 # A kitchen screen with no socket for this long is offline; one with an unacknowledged event
 # older than this is behind.
 SCREEN_OFFLINE_SECONDS = env.float("SCREEN_OFFLINE_SECONDS", default=30.0)
+# How often each worker looks for screens gone offline or behind (0: never, e.g. in tests
+# that run no server).
+SCREEN_SWEEP_INTERVAL = env.float("SCREEN_SWEEP_INTERVAL", default=0.5)
