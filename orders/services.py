@@ -77,6 +77,7 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "fire": _ANY_STAFF,
     "priority": _ANY_STAFF,
     "acknowledge_allergy": _KITCHEN,
+    "call": _KITCHEN,
     "availability": _KITCHEN,
     "menu_edit": frozenset({Role.MANAGER}),
 }
@@ -748,6 +749,18 @@ def item_acknowledge_allergy(*, actor: User, item: OrderItem) -> OrderItem:
                   to_value=",".join(item.allergies), at=now)
     _touch_order(order, now)
     return item
+
+
+@transaction.atomic
+def order_call_pickup(*, actor: User, order: Order) -> Order:
+    """Expo calls a READY order for pickup: the history entry is the call (and, through its
+    signal, the `order.pickup.called` event for the waiter's POS). Calling again calls again."""
+    _require_role(actor, ACTION_ROLES["call"], "call orders for pickup")
+    order = _lock_order(actor, order.pk)
+    if order.status != OrderStatus.READY:
+        raise Conflict(f"Order is {order.status}: only a READY order is called for pickup.")
+    history.write(order=order, actor=actor, action=Action.PICKUP_CALLED, to_value=order.status)
+    return order
 
 
 # --- 86: what the kitchen can still make ---------------------------------------------------------

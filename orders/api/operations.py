@@ -16,9 +16,11 @@ from rest_framework.views import APIView
 from restaurant.tenancy import RestaurantScopedMixin, roles_allowed
 from restaurant.wire import BlankAsNullCharField, TimestampField
 
-from .. import reports, selectors
+from .. import reports, selectors, services
 from ..models import Role
-from .views import _AUTHED, _READ, problems
+from .idempotency import idempotent
+from .serializers import OrderSerializer
+from .views import _AUTHED, _READ, _WRITE, IDEMPOTENCY_KEY, OrderScopedMixin, problems
 
 
 class HistoryActorSerializer(serializers.Serializer):
@@ -62,6 +64,7 @@ class OrderHistoryView(RestaurantScopedMixin, APIView):
 # --- Kitchen times ---------------------------------------------------------------------------
 
 
+@extend_schema_field({"type": "string", "description": "A date (YYYY-MM-DD) or an ISO-8601 timestamp."})
 class DateOrTimestampField(serializers.Field):
     """A timestamp, or a date: the restaurant's midnight that starts it (`to`: that ends it)."""
 
@@ -164,3 +167,16 @@ class KitchenTimesReportView(RestaurantScopedMixin, APIView):
         if not force and request.query_params.get("format") not in (None, "json", "csv"):
             raise serializers.ValidationError({"format": ['"json" or "csv".']})
         return super().perform_content_negotiation(request, force)
+
+
+# --- Expo ------------------------------------------------------------------------------------
+
+
+class OrderCallView(OrderScopedMixin, APIView):
+    @extend_schema(
+        request=None, responses={200: OrderSerializer, **_WRITE}, parameters=[IDEMPOTENCY_KEY],
+    )
+    @idempotent
+    def post(self, request, order_id):
+        order = services.order_call_pickup(actor=request.user, order=self._order_ref(order_id))
+        return self._render(order)

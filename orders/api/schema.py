@@ -22,6 +22,7 @@ PREFIX = "/api/v1"
 TAG_OF_SEGMENT = {"table-sessions": "tables", "menu-items": "menu"}
 # Operations that belong to another resource than their path says.
 TAG_OF_OPERATION = {
+    ("POST", "/orders/{order_id}/call"): "kitchen",
     ("POST", "/orders/{order_id}/bump"): "kitchen",
     ("POST", "/orders/{order_id}/recall"): "kitchen",
 }
@@ -31,6 +32,7 @@ TAGS = {
     "menu": "The restaurant's menu.",
     "orders": "Orders and their items: create, add, confirm, move, cancel.",
     "kitchen": "What kitchen screens show and do: the board, tickets, bump and recall.",
+    "screens": "The kitchen screens: who is online, what each has acknowledged.",
     "reports": "Kitchen times: how long the pass takes, per dish, station or hour (MANAGER).",
 }
 
@@ -186,6 +188,25 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
              "role": "KITCHEN"}, "screenId": _SESSION_ID, "itemId": _ITEM_ID, "from": "PENDING",
              "to": "IN_PROGRESS", "reason": None},
         ]),),
+    ),
+    ("POST", "/orders/{order_id}/call"): Operation(
+        "Call an order for pickup",
+        "Expo (KITCHEN, MANAGER): a READY order is ready at the pass. Emits "
+        "`order.pickup.called` `{orderId, restaurantId, number, tableName, waiterId, calledBy, "
+        "calledAt}` for the waiter's POS and records `pickup.called` in the history. Any other "
+        "status is 409; calling again calls again.",
+    ),
+    ("GET", "/screens"): Operation(
+        "List kitchen screens",
+        "MANAGER, WAITER. Every screen that named itself on `/ws/events/`: `online` (a socket "
+        "open, or closed less than SCREEN_OFFLINE_SECONDS ago, on any worker), the last event "
+        "it acknowledged after drawing it, how many events it has not, and `behind` (one older "
+        "than SCREEN_OFFLINE_SECONDS unacknowledged).",
+        (_response("Screens", [{
+            "id": _ITEM_ID, "name": "Grill 1", "station": "grill", "online": True,
+            "connectedAt": _AT, "lastSeenAt": _AT, "lastAckedEventId": "41", "lagEvents": 0,
+            "behind": False,
+        }]),),
     ),
     ("GET", "/reports/kitchen"): Operation(
         "Kitchen times report",

@@ -24,6 +24,7 @@ urlpatterns = [
     path("orders/<uuid:order_id>/recall", views.OrderRecallView.as_view(), name="order-recall"),
     path("orders/<uuid:order_id>/fire", views.OrderFireView.as_view(), name="order-fire"),
     path("orders/<uuid:order_id>/priority", views.OrderPriorityView.as_view(), name="order-priority"),
+    path("orders/<uuid:order_id>/call", operations.OrderCallView.as_view(), name="order-call"),
     path("orders/<uuid:order_id>/history", operations.OrderHistoryView.as_view(), name="order-history"),
     path("orders/<uuid:order_id>/items", views.OrderItemCreateView.as_view(), name="order-item-create"),
     path("orders/<uuid:order_id>/items/<uuid:item_id>", views.OrderItemDetailView.as_view(), name="order-item-detail"),

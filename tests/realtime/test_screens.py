@@ -151,3 +151,37 @@ async def test_screens_are_for_managers_and_waiters_and_stay_in_their_restaurant
     assert await db(lambda: api_client(floor.waiter).get("/api/v1/screens").status_code)() == 200
     assert await db(lambda: api_client(other.manager).get("/api/v1/screens").json())() == []
     await grill.close()
+
+
+def _ready_order(floor):
+    order, _ = _grill_and_bar_order(floor)
+    item = order.items.get()
+    for status in ("IN_PROGRESS", "READY"):
+        services.item_set_status(actor=floor.kitchen, item=item, status=status)
+    return order
+
+
+async def test_calling_a_ready_order_emits_pickup_called_for_the_pos():
+    floor = await db(Floor)()
+    order = await db(_ready_order)(floor)
+    await db(order.refresh_from_db)()
+    pos, _ = await ready_socket(floor.waiter)
+    response = await db(lambda: api_client(floor.kitchen).post(f"/api/v1/orders/{order.pk}/call"))()
+    assert response.status_code == 200, response.content
+    (called,) = await pos.events(1)
+    table = await db(lambda: order.table_session.table.name)()
+    assert called["event"] == "order.pickup.called"
+    assert called["data"] | {"calledAt": None} == {
+        "orderId": str(order.pk), "restaurantId": str(floor.restaurant.pk), "number": order.number,
+        "tableName": table, "waiterId": str(floor.waiter.pk), "calledBy": str(floor.kitchen.pk),
+        "calledAt": None,
+    }
+    history = await db(lambda: api_client(floor.manager).get(f"/api/v1/orders/{order.pk}/history").json())()
+    assert history[-1]["action"] == "pickup.called" and history[-1]["actor"]["role"] == "KITCHEN"
+    # A waiter may not call; an order not READY is 409 and emits nothing.
+    assert await db(lambda: api_client(floor.waiter).post(f"/api/v1/orders/{order.pk}/call").status_code)() == 403
+    draft = await db(lambda: services.order_create(actor=floor.waiter, table_session=floor.session))()
+    response = await db(lambda: api_client(floor.manager).post(f"/api/v1/orders/{draft.pk}/call"))()
+    assert response.status_code == 409
+    assert await pos.nothing()
+    await pos.close()
