@@ -69,3 +69,22 @@ def online_ids(screen_ids) -> set:
     it expires SCREEN_OFFLINE_SECONDS after the last one closed or its worker died)."""
     found = cache.get_many([presence_key(pk) for pk in screen_ids])
     return {pk for pk in screen_ids if presence_key(pk) in found}
+
+
+def stations_down(restaurant_id) -> list[str]:
+    """Stations with open tickets whose every screen is offline: an alert on every other
+    screen and in the admin. A station without any screen is not one (it may print, or
+    not be on screens at all)."""
+    from .models import ItemStatus, OrderItem, OrderStatus
+
+    screens = list(Screen.objects.filter(restaurant_id=restaurant_id).exclude(station="").values_list("pk", "station"))
+    online = online_ids([pk for pk, _ in screens])
+    dark = {station for _, station in screens} - {station for pk, station in screens if pk in online}
+    if not dark:
+        return []
+    busy = OrderItem.objects.filter(
+        order__restaurant_id=restaurant_id, station__in=dark,
+        order__status__in=[OrderStatus.CONFIRMED, OrderStatus.IN_PROGRESS, OrderStatus.READY],
+        status__in=[ItemStatus.PENDING, ItemStatus.IN_PROGRESS, ItemStatus.READY],
+    )
+    return sorted(set(busy.values_list("station", flat=True)))

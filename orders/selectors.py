@@ -5,6 +5,7 @@ An object of another restaurant is reported exactly like a missing one (`NotFoun
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, prefetch_related_objects
 
 from .errors import NotFound
@@ -151,3 +152,15 @@ def order_history(*, restaurant: Restaurant, order_id):
 
     order = order_ref(restaurant=restaurant, order_id=order_id)
     return HistoryEntry.objects.filter(restaurant_id=restaurant.pk, order_id=order.pk).order_by("id")
+
+
+def screen_of(*, restaurant: Restaurant, screen_id):
+    """The id of the restaurant's screen `screen_id`, or None (absent, malformed, another's)."""
+    from .screens import Screen
+
+    if not screen_id or restaurant is None:
+        return None
+    try:
+        return Screen.objects.filter(restaurant=restaurant, pk=screen_id).values_list("pk", flat=True).first()
+    except (ValueError, ValidationError):
+        return None

@@ -26,8 +26,8 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
-from orders.models import OrderItem, OrderStatus
-from orders.screens import Screen, ScreenDelivery, online_ids, presence_key
+from orders.models import OrderItem
+from orders.screens import Screen, ScreenDelivery, online_ids, presence_key, stations_down  # noqa: F401
 from restaurant.wire import iso_ms
 
 from . import selectors
@@ -36,7 +36,6 @@ from .kitchen_payloads import ITEMS_ADDED
 from .models import OutboxEvent
 
 TICKET_EVENTS = (ORDER_NEW, ITEMS_ADDED)
-OPEN_TICKETS = (OrderStatus.CONFIRMED, OrderStatus.IN_PROGRESS, OrderStatus.READY)
 
 
 class ScreenRefused(ValueError):
@@ -193,22 +192,3 @@ def screen_rows(restaurant_id) -> list[dict]:
         }
         for s in screens
     ]
-
-
-def stations_down(restaurant_id, rows=None) -> list[str]:
-    """Stations with open tickets whose every screen is offline (a station without any
-    screen is not one: it may print, or not exist on screens at all)."""
-    rows = screen_rows(restaurant_id) if rows is None else rows
-    by_station: dict[str, list[bool]] = {}
-    for row in rows:
-        if row["station"]:
-            by_station.setdefault(row["station"], []).append(row["online"])
-    dark = {station for station, online in by_station.items() if not any(online)}
-    if not dark:
-        return []
-    busy = set(
-        OrderItem.objects.filter(
-            order__restaurant_id=restaurant_id, order__status__in=OPEN_TICKETS, station__in=dark,
-        ).exclude(status__in=["SERVED", "CANCELLED"]).values_list("station", flat=True)
-    )
-    return sorted(busy)

@@ -455,4 +455,8 @@ class KitchenBoardSerializer(serializers.Serializer):
     amber_after_minutes = serializers.IntegerField()
     red_after_minutes = serializers.IntegerField()
     stations = serializers.ListField(child=serializers.CharField())
+    stations_down = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Stations with open tickets and every screen offline: nobody sees them.",
+    )
     tickets = KitchenTicketSerializer(many=True)

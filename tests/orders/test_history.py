@@ -211,3 +211,20 @@ def test_the_admins_order_page_shows_the_history(floor):
     assert 'class="order-history"' in page
     assert "item.status" in page and "PENDING → CANCELLED" in page and "dropped it" in page
     assert escape(f"{floor.waiter.name} (WAITER)") in page and "order.confirmed" in page
+
+
+def test_a_change_made_from_a_kitchen_screen_names_the_screen(floor, other_floor):
+    from orders.screens import Screen
+
+    order, starter, _ = _order_with_two_courses(floor)
+    grill = Screen.objects.create(restaurant=floor.restaurant, name="Grill 1", station="grill")
+    theirs = Screen.objects.create(restaurant=other_floor.restaurant, name="Grill 1", station="grill")
+    cook = floor.client(Role.KITCHEN)
+    url = f"/api/v1/orders/{order.pk}/items/{starter.pk}/status"
+    assert cook.post(url, {"status": "IN_PROGRESS"}, HTTP_X_KITCHEN_SCREEN=str(grill.pk)).status_code == 200
+    assert cook.post(url, {"status": "READY"}, HTTP_X_KITCHEN_SCREEN=str(theirs.pk)).status_code == 200
+    assert cook.post(url, {"status": "IN_PROGRESS"}, HTTP_X_KITCHEN_SCREEN="not-a-uuid").status_code == 200
+    screens = list(HistoryEntry.objects.filter(order_id=order.pk, action="item.status").values_list("screen_id", flat=True))
+    assert screens == [grill.pk, None, None]
+    body = floor.client(Role.MANAGER).get(f"/api/v1/orders/{order.pk}/history").json()
+    assert body[-3]["screenId"] == str(grill.pk)
