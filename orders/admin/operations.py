@@ -3,6 +3,7 @@
 Managers see their restaurant; a superuser picks one (`?restaurant=<id>`). The numbers come
 from the same functions as the API's (`orders.reports`, `realtime.screens`)."""
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.template.response import TemplateResponse
@@ -54,3 +55,22 @@ def kitchen_times_view(site, request):
         "csv_query": request.GET.urlencode(), "report_url": reverse("admin:kitchen-times"),
     }
     return TemplateResponse(request, "admin/operations/kitchen_times.html", context)
+
+
+# Live: the page reloads itself this often (no script needed).
+SCREENS_REFRESH_SECONDS = 5
+
+
+def screens_view(site, request):
+    from realtime.screens import screen_rows
+
+    restaurant = restaurant_for(request)
+    if restaurant is None:
+        raise PermissionDenied
+    context = {
+        **site.each_context(request), "title": f"Kitchen screens · {restaurant.name}",
+        "rows": screen_rows(restaurant.pk), "restaurant": restaurant,
+        "refresh_seconds": SCREENS_REFRESH_SECONDS,
+        "offline_seconds": settings.SCREEN_OFFLINE_SECONDS,
+    }
+    return TemplateResponse(request, "admin/operations/screens.html", context)
