@@ -162,7 +162,7 @@ export function ticketCard(state, ticket, actions) {
   if (state.station === EXPO) {
     card.insertBefore(stationProgress(ticket), list);
     if (ticket.status === "READY") {
-      buttons.append(button("call", "Call 📣", "Call the order for pickup: the waiter's POS hears it", () => actions.call(ticket.orderId)));
+      buttons.append(button("call", "Call ▶", "Call the order for pickup: the waiter's POS hears it", () => actions.call(ticket.orderId)));
     }
   }
   buttons.append(button("bump", "Bump ✓", "Bump the ticket (Enter / B)", () => actions.bump(ticket.orderId)));
