@@ -24,6 +24,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from orders.models import OrderItem
@@ -94,16 +95,8 @@ def register(*, restaurant_id, name, station) -> Screen:
     return screen
 
 
-def _oldest_unacked_at(screen: Screen):
-    return (
-        OutboxEvent.objects.filter(restaurant_id=screen.restaurant_id, seq=screen.last_acked_event_id + 1)
-        .values_list("created_at", flat=True).first()
-    )
-
-
 def _is_behind(screen: Screen, now) -> bool:
-    oldest = _oldest_unacked_at(screen)
-    return oldest is not None and oldest < now - timedelta(seconds=settings.SCREEN_OFFLINE_SECONDS)
+    return screen.pk in _falling_behind([screen], now)
 
 
 def _deliveries(screen: Screen, after: int, upto: int, now) -> list[ScreenDelivery]:
@@ -162,14 +155,32 @@ def _check(screen_id, present: bool, now) -> None:
         _announce(screen, online=True, behind=True, now=now)
 
 
+def _falling_behind(screens_, now) -> set:
+    """Of these (online, not yet announced behind) screens, those whose first unacknowledged
+    event is older than SCREEN_OFFLINE_SECONDS: one query for all of them."""
+    if not screens_:
+        return set()
+    first_unacked = Q()
+    for screen in screens_:
+        first_unacked |= Q(restaurant_id=screen.restaurant_id, seq=screen.last_acked_event_id + 1)
+    cutoff = now - timedelta(seconds=settings.SCREEN_OFFLINE_SECONDS)
+    late = set(OutboxEvent.objects.filter(first_unacked, created_at__lt=cutoff).values_list("restaurant_id", "seq"))
+    return {s.pk for s in screens_ if (s.restaurant_id, s.last_acked_event_id + 1) in late}
+
+
 def sweep(now=None) -> None:
-    """Announce the screens gone offline (no presence marker) or fallen behind."""
+    """Announce the screens gone offline (no presence marker) or fallen behind. Reads
+    without locks first; only a screen whose state changed is locked and re-checked."""
     now = now or timezone.now()
-    announced = list(Screen.objects.filter(announced_online=True).values_list("pk", flat=True))
+    announced = list(Screen.objects.filter(announced_online=True).only(
+        "pk", "restaurant_id", "last_acked_event_id", "announced_behind"
+    ))
     if not announced:
         return
-    present = online_ids(announced)
-    for screen_id in announced:
+    present = online_ids([s.pk for s in announced])
+    changed = {s.pk for s in announced if s.pk not in present}
+    changed |= _falling_behind([s for s in announced if s.pk in present and not s.announced_behind], now)
+    for screen_id in changed:
         _check(screen_id, screen_id in present, now)
 
 
@@ -181,14 +192,14 @@ def screen_rows(restaurant_id) -> list[dict]:
     screens = list(Screen.objects.filter(restaurant_id=restaurant_id).order_by("station", "name"))
     online = online_ids([s.pk for s in screens])
     head = selectors.event_head(restaurant_id)
-    now = timezone.now()
+    behind = _falling_behind([s for s in screens if s.pk in online], timezone.now())
     return [
         {
             "id": s.pk, "name": s.name, "station": s.station, "online": s.pk in online,
             "connected_at": s.connected_at, "last_seen_at": s.last_seen_at,
             "last_acked_event_id": str(s.last_acked_event_id),
             "lag_events": max(0, head - s.last_acked_event_id),
-            "behind": s.pk in online and _is_behind(s, now),
+            "behind": s.pk in behind,
         }
         for s in screens
     ]
