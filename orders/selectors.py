@@ -106,7 +106,9 @@ def order_with_items(*, restaurant: Restaurant, order: Order) -> Order:
     instead of reading the order again."""
     if order.restaurant_id != restaurant.pk:
         raise NotFound("Order not found.")
-    prefetch_related_objects([order], _items_in_order(), _screen_deliveries())
+    prefetch_related_objects(
+        [order], _items_in_order(), *([_screen_deliveries()] if order.confirmed_at else [])
+    )
     return order
 
 

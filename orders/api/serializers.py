@@ -172,7 +172,10 @@ class SeenBySerializer(serializers.Serializer):
 
 
 def seen_by(order) -> list[dict]:
-    """Each screen once, at the first ticket event of the order it acknowledged."""
+    """Each screen once, at the first ticket event of the order it acknowledged. A DRAFT
+    never reached a screen (and its render reads nothing for it)."""
+    if order.confirmed_at is None:
+        return []
     first = {}
     for delivery in order.screen_deliveries.all():
         first.setdefault(delivery.screen_id, delivery)
