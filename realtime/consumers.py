@@ -167,11 +167,11 @@ class EventsConsumer(AsyncWebsocketConsumer):
         self._spawn(self.close(code=CLOSE_STREAM_INTERRUPTED, reason="Event stream interrupted; resume"))
 
     def fell_behind(self) -> None:
-        """About 1 MiB unsent: the client stopped reading. With a direct writer its
-        connection is cut (a close frame would queue behind the backlog, and the server's own
-        close waits for the backlog to drain); otherwise it is closed (4503) once the server
-        takes the close, and meanwhile nothing more is queued for it. Either way the client
-        reconnects and resumes from its last id."""
+        """Too much unsent (1 MiB in the transport, 4 MiB queued): the client stopped
+        reading. With a direct writer its connection is cut (a close frame would queue behind
+        the backlog, and the server's own close waits for the backlog to drain); otherwise it
+        is closed (4503) once the server takes the close, and meanwhile nothing more is
+        queued for it. Either way the client reconnects and resumes from its last id."""
         logger.warning(
             "socket fell behind; dropping it userId=%s restaurantId=%s",
             self.identity.user_id if self.identity else "-",

@@ -18,7 +18,10 @@ from collections import deque
 
 logger = logging.getLogger(__name__)
 
-MAX_PENDING = 1 << 20  # bytes of frames a socket may have waiting
+# Bytes of frames a socket may have waiting. Above the direct writers' 1 MiB: frames queued
+# here wait behind the server's own buffer, not the kernel's, so a healthy client reading a
+# burst of large events (tests/hardening/test_slow_client.py: 1.4 MB at once) must fit.
+MAX_PENDING = 4 << 20
 
 
 class Outgoing:
@@ -26,7 +29,9 @@ class Outgoing:
 
     def __init__(self, send):
         self._send = send  # async (text) -> None
-        self._pending: deque[str] = deque()
+        # Made on first use and dropped once sent: an empty deque costs ~760 bytes, and
+        # most sockets (idle, or written to directly) never queue anything.
+        self._pending: deque[str] | None = None
         self._size = 0
         self._task: asyncio.Task | None = None
 
@@ -36,6 +41,8 @@ class Outgoing:
 
     def put(self, text: str) -> bool:
         """Queue a frame. False: over `MAX_PENDING`, the queue is dropped (fallen behind)."""
+        if self._pending is None:
+            self._pending = deque()
         self._pending.append(text)
         self._size += len(text)
         if self._size > MAX_PENDING:
@@ -57,16 +64,16 @@ class Outgoing:
             await asyncio.wait({self._task})
 
     def drop(self) -> None:
-        self._pending.clear()
+        self._pending = None
         self._size = 0
 
     async def _drain(self) -> None:
-        pending = self._pending
         try:
-            while pending:
-                text = pending.popleft()
+            while self._pending:
+                text = self._pending.popleft()
                 self._size -= len(text)
                 await self._send(text)
+            self._pending = None
         except Exception:  # noqa: BLE001 - the client is gone: its disconnect cleans up
             logger.debug("socket send failed; dropping its queue", exc_info=True)
             self.drop()

@@ -12,7 +12,7 @@ and re-subscription. Revocations come from the user's stream.
 
 Connection state recovery (socket.io-client 4.6+, realtime.recovery): a client that
 reconnects with its `pid` and `offset`, to any worker, gets every event after `offset` from
-the outbox, in order, before any live one (`Hub.join`). Every socket's first event is
+the outbox, in order, before any live one (`Hub.join`). Then every socket gets
 `ready` `{restaurantId, lastEventId, recovered}` with `lastEventId` as offset, so a client
 that has seen no event yet can still recover (socket.io#5538). Recovery works any number of
 times in a row and however long the socket lived: it rests on the outbox.
@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 NAMESPACE = "/"
 # Emitted to a socket right before the server disconnects it: {"reason": "Token expired"}.
 CLOSED_EVENT = "auth.closed"
-# Every socket's first event, carrying an offset (socket.io#5538).
+# Sent at every connect, after any recovered events, carrying an offset (socket.io#5538).
 READY_EVENT = "ready"
 NO_TOKEN = "No token provided"
 INVALID_TOKEN = "Invalid token"

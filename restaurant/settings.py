@@ -168,7 +168,7 @@ if REDIS_URL:
             # and the consumer dies. Reads must outlast the blocking pop.
             hosts=[{"address": REDIS_URL, "socket_timeout": 30}],
             # Seconds after which the layer forgets a group member; sockets re-join every
-            # half of it (realtime.consumers).
+            # half of it (realtime.streams).
             group_expiry=env.int("CHANNEL_GROUP_EXPIRY", default=86400),
         )
     CACHES = {

@@ -253,6 +253,32 @@ async def test_silent_stream_is_resubscribed_and_what_it_missed_is_filled(hub, s
     assert stream.last_id == 4
 
 
+async def test_one_stream_feeds_both_transports(hub):
+    """A /ws/events/ socket and a Socket.IO room of one restaurant on one worker share one
+    stream: one channel in the group, each event handed to both, once."""
+    from .conftest import ready_socket
+
+    floor = await db(Floor)()
+    rid = str(floor.restaurant.pk)
+    ws, _ = await ready_socket(floor.kitchen)
+    assert await attach(hub, "s1", identity(floor.waiter))
+    stream = streams.RestaurantStream.registry[rid]
+    assert hub.rooms[rid].stream is stream and len(stream.subscribers) == 2
+    assert stream.subscriptions == 1
+    layer = get_channel_layer()
+    if type(layer).__name__ == "InMemoryChannelLayer":
+        assert list(layer.groups[restaurant_group(rid)]) == [stream.channel]
+
+    order = await db(_draft_with_items)(floor, 1)
+    await db(_confirm)(floor, order)
+    sent = await ws.events(2)
+    await until(lambda: len(hub.server.to(f"restaurant:{rid}")) == 2)
+    assert [(e["event"], e["data"]) for e in sent] == hub.server.to(f"restaurant:{rid}")
+    await ws.close()
+    hub.detach("s1")
+    await until(lambda: stream.stopped)
+
+
 async def test_logout_closes_that_logins_sockets_and_deactivation_all_of_the_users(hub):
     floor = await db(Floor)()
     assert await attach(hub, "login1", identity(floor.waiter, session_id="one"))
