@@ -333,7 +333,10 @@ class OrderStateMachine(RuleBasedStateMachine):
         self.events_seen += len(new)
 
     def pick(self, data, what):
-        return data.draw(st.sampled_from(what))
+        # A draw of one shape whatever the list's length: the concurrent machine's state
+        # depends on which screen won a race, and hypothesis refuses ("flaky strategy") draws
+        # whose shape changes between replays of the same choices.
+        return what[data.draw(st.integers(0, 2**16)) % len(what)]
 
     # rules
 
@@ -523,7 +526,8 @@ class OrderStateMachine(RuleBasedStateMachine):
         # Mostly a move the graph has from here (by some role), sometimes any status.
         nearby = [t for (f, t) in sorted(KITCHEN_MOVES | FLOOR_MOVES) if f == line.status]
         target = self.pick(data, nearby + list(I))
-        reason = "sent back" if target == I.CANCELLED and data.draw(st.booleans()) else ""
+        with_reason = data.draw(st.booleans())  # drawn always, for the same reason as `pick`
+        reason = "sent back" if target == I.CANCELLED and with_reason else ""
         refusal = NotFound if role == "STRANGER" else move_refusal(role, order.status, line.status, target, line)
 
         def apply(expect, _):
@@ -797,10 +801,14 @@ def test_random_moves_by_random_roles_keep_every_invariant(db):
 class ConcurrentOrderStateMachine(OrderStateMachine):
     """Adds steps where two screens move items of one order at once."""
 
-    @precondition(lambda self: any(o.status in ACTIVE and o.lines for o in self.orders.values()))
     @rule(data=st.data())
     def two_screens_at_once(self, data):
-        order = self.pick(data, [o for o in self.orders.values() if o.status in ACTIVE and o.lines])
+        # Always enabled (a precondition on a race's outcome would make hypothesis' rule
+        # choice flaky); without an active order it does nothing.
+        active = [o for o in self.orders.values() if o.status in ACTIVE and o.lines]
+        if not active:
+            return
+        order = self.pick(data, active)
         lines = list(order.lines.values())
         moves = []
         for _ in range(2):
