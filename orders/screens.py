@@ -7,11 +7,16 @@ these rows. `orders` knows nothing of sockets: it reads both to answer `seenBy`.
 
 from __future__ import annotations
 
+import logging
 import uuid
 
 from django.core.cache import cache
 from django.db import models
 from django.utils import timezone
+
+from .errors import ServiceUnavailable
+
+logger = logging.getLogger(__name__)
 
 
 class Screen(models.Model):
@@ -66,8 +71,14 @@ def presence_key(screen_id) -> str:
 
 def online_ids(screen_ids) -> set:
     """Screens with a live presence marker (refreshed by the workers holding their sockets;
-    it expires SCREEN_OFFLINE_SECONDS after the last one closed or its worker died)."""
-    found = cache.get_many([presence_key(pk) for pk in screen_ids])
+    it expires SCREEN_OFFLINE_SECONDS after the last one closed or its worker died).
+
+    `ServiceUnavailable` when the cache cannot be read: nobody may conclude "offline" then
+    (the sweep skips its round, GET /screens answers 503)."""
+    try:
+        found = cache.get_many([presence_key(pk) for pk in screen_ids])
+    except Exception as exc:  # noqa: BLE001 - the cache backend's own connection errors
+        raise ServiceUnavailable("Screen presence is unavailable; try again shortly.") from exc
     return {pk for pk in screen_ids if presence_key(pk) in found}
 
 
@@ -78,7 +89,11 @@ def stations_down(restaurant_id) -> list[str]:
     from .models import ItemStatus, OrderItem, OrderStatus
 
     screens = list(Screen.objects.filter(restaurant_id=restaurant_id).exclude(station="").values_list("pk", "station"))
-    online = online_ids([pk for pk, _ in screens])
+    try:
+        online = online_ids([pk for pk, _ in screens])
+    except ServiceUnavailable:
+        logger.warning("screen presence unreadable: no stations-down alert this time")
+        return []  # the board and the admin work without it
     dark = {station for _, station in screens} - {station for pk, station in screens if pk in online}
     if not dark:
         return []

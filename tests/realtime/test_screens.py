@@ -185,3 +185,23 @@ async def test_calling_a_ready_order_emits_pickup_called_for_the_pos():
     assert response.status_code == 409
     assert await pos.nothing()
     await pos.close()
+
+
+async def test_with_the_presence_cache_down_nothing_is_declared_offline(monkeypatch):
+    from django.core.cache import cache
+
+    floor = await db(Floor)()
+    grill, _, _ = await _screen(floor.kitchen, "Grill 1", "grill")
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(cache, "get_many", down)
+    with pytest.raises(Exception):
+        await db(screens.sweep)()
+    assert [e["online"] for e in await db(_status_events)()] == [True]
+    response = await db(lambda: api_client(floor.manager).get("/api/v1/screens"))()
+    assert response.status_code == 503 and response["Content-Type"] == "application/problem+json"
+    board = await db(lambda: api_client(floor.kitchen).get("/api/v1/kitchen/board"))()
+    assert board.status_code == 200 and board.json()["stationsDown"] == []
+    await grill.close()
