@@ -69,7 +69,7 @@ async def _forever(interval, act, failure: str) -> None:
 
 async def _refresh() -> None:
     if _here:
-        await run(screens.mark_present, list(_here))
+        await run(screens.keep_present, list(_here))
 
 
 async def _sweep() -> None:

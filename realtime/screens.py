@@ -49,6 +49,22 @@ def mark_present(screen_ids) -> None:
     cache.set_many({presence_key(pk): now for pk in screen_ids}, timeout=settings.SCREEN_OFFLINE_SECONDS)
 
 
+def keep_present(screen_ids) -> None:
+    """The refresher's round for the screens whose sockets this worker holds: markers
+    rewritten, and a screen announced offline meanwhile (its marker lost while the cache was
+    down, or its worker stalled past the expiry) announced online again."""
+    mark_present(screen_ids)
+    for screen_id in Screen.objects.filter(pk__in=screen_ids, announced_online=False).values_list("pk", flat=True):
+        _revive(screen_id)
+
+
+@transaction.atomic
+def _revive(screen_id) -> None:
+    screen = Screen.objects.select_for_update(skip_locked=True).filter(pk=screen_id).first()
+    if screen is not None and not screen.announced_online:
+        _announce(screen, online=True, behind=False, now=timezone.now())
+
+
 def status_payload(screen: Screen, *, online: bool, lag: int, at) -> dict:
     return {
         "screenId": str(screen.pk), "restaurantId": str(screen.restaurant_id), "name": screen.name,

@@ -205,3 +205,19 @@ async def test_with_the_presence_cache_down_nothing_is_declared_offline(monkeypa
     board = await db(lambda: api_client(floor.kitchen).get("/api/v1/kitchen/board"))()
     assert board.status_code == 200 and board.json()["stationsDown"] == []
     await grill.close()
+
+
+@override_settings(SCREEN_OFFLINE_SECONDS=1)
+async def test_a_screen_declared_offline_while_its_socket_lives_comes_back_online_on_the_next_refresh():
+    from django.core.cache import cache
+    from orders.screens import presence_key
+
+    floor = await db(Floor)()
+    grill, _, grill_id = await _screen(floor.kitchen, "Grill 1", "grill")
+    await db(cache.delete)(presence_key(grill_id))  # lost: a cache restart
+    await db(screens.sweep)()
+    await db(screens.keep_present)([grill_id])  # its worker's next refresh
+    assert [e["online"] for e in await db(_status_events)()] == [True, False, True]
+    rows = await db(screens.screen_rows)(floor.restaurant.pk)
+    assert rows[0]["online"] is True
+    await grill.close()
