@@ -23,7 +23,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import internals, screen_watch, screens, selectors
+from . import internals, screen_watch, selectors
 from . import loop as realtime_loop
 from .auth import AuthRefused, SocketIdentity, authenticate_token
 from .messages import wire_frame
@@ -38,9 +38,6 @@ CLOSE_STREAM_INTERRUPTED = 4503
 _replay_window = database_sync_to_async(selectors.replay_window)
 _events_after = database_sync_to_async(selectors.events_after)
 _event_head = database_sync_to_async(selectors.event_head)
-_register_screen = database_sync_to_async(screens.register)
-_acknowledge = database_sync_to_async(screens.acknowledge)
-SCREEN_ROLES = frozenset({"KITCHEN", "MANAGER"})
 
 
 def _parse_event_id(value) -> int | None:
@@ -220,40 +217,12 @@ class EventsConsumer(AsyncWebsocketConsumer):
         if kind == "ping":
             return await self._send_json({"type": "pong"})
         if kind == "screen":
-            return await self._name_screen(message)
+            return await screen_watch.name_screen(self, message)
         if kind == "ack":
-            return await self._ack(message)
+            return await screen_watch.acknowledge(self, message)
         if kind == "auth":
             return await self._send_json({"type": "error", "detail": "Already authenticated."})
         await self._send_json({"type": "error", "detail": f"Unknown message type {kind!r}."})
-
-    # --- kitchen screens (realtime.screens) ----------------------------------------------------
-
-    async def _name_screen(self, message: dict):
-        if self.identity.role not in SCREEN_ROLES:
-            return await self._send_json({"type": "error", "detail": "Only KITCHEN and MANAGER run screens."})
-        try:
-            screen = await _register_screen(
-                restaurant_id=self.identity.restaurant_id, name=message.get("name"),
-                station=message.get("station"),
-            )
-        except screens.ScreenRefused as refused:
-            return await self._send_json({"type": "error", "detail": str(refused)})
-        if self.screen_id is not None:
-            await screen_watch.detach(self.screen_id)
-        self.screen_id = screen.pk
-        screen_watch.attach(screen.pk)
-        await self._send_json(
-            {"type": "screen", "screenId": str(screen.pk), "name": screen.name, "station": screen.station}
-        )
-
-    async def _ack(self, message: dict):
-        if self.screen_id is None:
-            return await self._send_json({"type": "error", "detail": "Name the screen first (type screen)."})
-        try:
-            await _acknowledge(screen_id=self.screen_id, last_event_id=message.get("lastEventId"))
-        except screens.ScreenRefused as refused:
-            await self._send_json({"type": "error", "detail": str(refused)})
 
     # --- from this worker's restaurant stream --------------------------------------------------
 

@@ -12,6 +12,7 @@ import logging
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
+from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import close_old_connections
 
@@ -36,6 +37,45 @@ def _on_thread(function, *args):
 async def run(function, *args):
     """`function(*args)` on the screens' database thread."""
     return await asyncio.get_running_loop().run_in_executor(_db, _on_thread, function, *args)
+
+
+# --- the socket's `screen` and `ack` messages (realtime.consumers hands them over) ----------
+
+SCREEN_ROLES = frozenset({"KITCHEN", "MANAGER"})
+# A socket's messages take Channels' database threads, like its other queries; the refresh
+# and the sweep keep their own thread.
+_register = database_sync_to_async(screens.register)
+_acknowledge = database_sync_to_async(screens.acknowledge)
+
+
+async def name_screen(consumer, message: dict) -> None:
+    """`{"type": "screen", "name", "station"}`: this socket is that kitchen screen."""
+    if consumer.identity.role not in SCREEN_ROLES:
+        return await consumer._send_json({"type": "error", "detail": "Only KITCHEN and MANAGER run screens."})
+    try:
+        screen = await _register(
+            restaurant_id=consumer.identity.restaurant_id, name=message.get("name"),
+            station=message.get("station"),
+        )
+    except screens.ScreenRefused as refused:
+        return await consumer._send_json({"type": "error", "detail": str(refused)})
+    if consumer.screen_id is not None:
+        await detach(consumer.screen_id)
+    consumer.screen_id = screen.pk
+    attach(screen.pk)
+    await consumer._send_json(
+        {"type": "screen", "screenId": str(screen.pk), "name": screen.name, "station": screen.station}
+    )
+
+
+async def acknowledge(consumer, message: dict) -> None:
+    """`{"type": "ack", "lastEventId"}`: the screen has drawn everything up to it."""
+    if consumer.screen_id is None:
+        return await consumer._send_json({"type": "error", "detail": "Name the screen first (type screen)."})
+    try:
+        await _acknowledge(screen_id=consumer.screen_id, last_event_id=message.get("lastEventId"))
+    except screens.ScreenRefused as refused:
+        await consumer._send_json({"type": "error", "detail": str(refused)})
 
 
 def attach(screen_id) -> None:
