@@ -90,3 +90,11 @@ class OrderLimitExceeded(DomainError):
     status = 422
     slug = "order-limit-exceeded"
     title = "Order limit exceeded"
+
+
+class ServiceUnavailable(DomainError):
+    """A service the answer needs (the presence cache) is down: try again shortly."""
+
+    status = 503
+    slug = "service-unavailable"
+    title = "Service unavailable"

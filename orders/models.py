@@ -591,6 +591,10 @@ class OrderItem(StatusTrackingModel):
         User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     void_reason = models.CharField(max_length=500, blank=True, db_default="")
+    # When it was last made READY and when SERVED: the kitchen times report reads these two
+    # and `fired_at` (a recall clears `ready_at`; the next READY sets it again).
+    ready_at = models.DateTimeField(null=True, blank=True, editable=False)
+    served_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["created_at"]
@@ -606,6 +610,13 @@ class OrderItem(StatusTrackingModel):
             ),
             models.CheckConstraint(
                 condition=Q(course__gte=1, course__lte=MAX_COURSE), name="order_item_course_range"
+            ),
+        ]
+        indexes = [
+            # The kitchen times report: a restaurant's fired items in a date range.
+            models.Index(
+                fields=["fired_at"], name="order_item_fired_ready",
+                condition=Q(ready_at__isnull=False),
             ),
         ]
 
@@ -656,3 +667,7 @@ class IdempotencyRecord(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_unique_per_user")
         ]
+
+
+from .history import HistoryEntry  # noqa: E402,F401  (a model of this app, in its own module)
+from .screens import Screen, ScreenDelivery  # noqa: E402,F401

@@ -5,6 +5,7 @@ An object of another restaurant is reported exactly like a missing one (`NotFoun
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, prefetch_related_objects
 
 from .errors import NotFound
@@ -15,6 +16,7 @@ from .models import (
     Order,
     OrderItem,
     Restaurant,
+    ScreenDelivery,
     Table,
     TableSession,
     TableSessionStatus,
@@ -76,8 +78,18 @@ def _items_in_order():
     return Prefetch("items", queryset=OrderItem.objects.order_by("created_at", "id"))
 
 
+def _screen_deliveries():
+    """What `seenBy` shows: the screens that acknowledged the order's ticket events."""
+    return Prefetch(
+        "screen_deliveries",
+        queryset=ScreenDelivery.objects.select_related("screen").order_by("seen_at", "id"),
+    )
+
+
 def order_list(*, restaurant: Restaurant) -> QuerySet[Order]:
-    return Order.objects.filter(restaurant=restaurant).prefetch_related(_items_in_order())
+    return Order.objects.filter(restaurant=restaurant).prefetch_related(
+        _items_in_order(), _screen_deliveries()
+    )
 
 
 def order_get(*, restaurant: Restaurant, order_id) -> Order:
@@ -94,7 +106,9 @@ def order_with_items(*, restaurant: Restaurant, order: Order) -> Order:
     instead of reading the order again."""
     if order.restaurant_id != restaurant.pk:
         raise NotFound("Order not found.")
-    prefetch_related_objects([order], _items_in_order())
+    prefetch_related_objects(
+        [order], _items_in_order(), *([_screen_deliveries()] if order.confirmed_at else [])
+    )
     return order
 
 
@@ -132,3 +146,23 @@ def menu_stations(*, restaurant: Restaurant) -> list[str]:
     return sorted(
         set(menu_item_list(restaurant=restaurant).exclude(station="").values_list("station", flat=True))
     )
+
+
+def order_history(*, restaurant: Restaurant, order_id):
+    """The order's every change, oldest first; another restaurant's order is not found."""
+    from .history import HistoryEntry
+
+    order = order_ref(restaurant=restaurant, order_id=order_id)
+    return HistoryEntry.objects.filter(restaurant_id=restaurant.pk, order_id=order.pk).order_by("id")
+
+
+def screen_of(*, restaurant: Restaurant, screen_id):
+    """The id of the restaurant's screen `screen_id`, or None (absent, malformed, another's)."""
+    from .screens import Screen
+
+    if not screen_id or restaurant is None:
+        return None
+    try:
+        return Screen.objects.filter(restaurant=restaurant, pk=screen_id).values_list("pk", flat=True).first()
+    except (ValueError, ValidationError):
+        return None

@@ -15,7 +15,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Max, Subquery
 from django.utils import timezone
 
+from . import history
 from . import modifiers as modifier_rules
+from .history import Action
 from .errors import (
     AllergyUnacknowledged,
     Conflict,
@@ -75,6 +77,7 @@ ACTION_ROLES: dict[str, frozenset[str]] = {
     "fire": _ANY_STAFF,
     "priority": _ANY_STAFF,
     "acknowledge_allergy": _KITCHEN,
+    "call": _KITCHEN,
     "availability": _KITCHEN,
     "menu_edit": frozenset({Role.MANAGER}),
 }
@@ -244,6 +247,8 @@ def order_create(*, actor: User, table_session: TableSession, notes: str = "") -
     )
     _validated(order, exclude=["restaurant", "table_session", "created_by"])
     order.save()
+    history.write(order=order, actor=actor, action=Action.ORDER_CREATED, to_value=order.status,
+                  at=order.created_at)
     return order
 
 
@@ -416,6 +421,8 @@ def order_item_add(
     if order.status != OrderStatus.DRAFT and _fires_at_once(lines, course):
         item.fired_at = now
     item.save()
+    history.write(order=order, actor=actor, action=Action.ITEM_ADDED, item=item,
+                  to_value=item.status, at=now)
     if menu_item is not None:
         _count_portions(menu_item, qty, now)
     _touch_order(order, now, statuses=[*(status for _, status, *_ in lines), item.status])
@@ -453,6 +460,8 @@ def order_item_update(*, actor: User, item: OrderItem, **changes) -> OrderItem:
             _require_portions(menu_item, item.qty - qty_before)
         _count_portions(menu_item, item.qty - qty_before, now)
     item.save(update_fields=[*changes, "updated_at"])
+    history.write(order=order, actor=actor, action=Action.ITEM_UPDATED, item=item,
+                  to_value=",".join(sorted(changes)), at=now)
     _touch_order(order, now)
     return item
 
@@ -466,6 +475,8 @@ def order_item_remove(*, actor: User, item: OrderItem) -> None:
     now = timezone.now()
     if item.menu_item_id is not None:  # never sent: its portions go back
         _count_portions(_lock_menu_item(actor, item.menu_item_id), -item.qty, now)
+    history.write(order=order, actor=actor, action=Action.ITEM_REMOVED, item=item,
+                  from_value=item.status, at=now)
     item.delete()
     _touch_order(order, now)
 
@@ -492,6 +503,8 @@ def order_confirm(*, actor: User, order: Order) -> Order:
     _save_with_ticket_number(
         order, _restaurant_of(actor, order), now, fields=["status", "confirmed_at", "updated_at"]
     )
+    history.write(order=order, actor=actor, action=Action.ORDER_CONFIRMED,
+                  from_value=OrderStatus.DRAFT, to_value=order.status, at=now)
     return order
 
 
@@ -537,14 +550,20 @@ def order_cancel(*, actor: User, order: Order, reason: str = "") -> Order:
             reason=f"{len(done)} item(s) are already READY or SERVED; cancel the others one by one",
         )
     now = timezone.now()
+    previous_status = order.status
     for item in items:
+        previous = item.status
         item.status = ItemStatus.CANCELLED
         item.updated_at = now
         item.save(update_fields=["status", "updated_at"])
+        history.item_moved(order=order, item=item, actor=actor, previous=previous, at=now)
     order.status = OrderStatus.CANCELLED
     order.cancel_reason = (reason or "")[:500]
     order.updated_at = now
     order.save(update_fields=["status", "cancel_reason", "updated_at"])
+    history.write(order=order, actor=actor, action=Action.ORDER_CANCELLED,
+                  from_value=previous_status, to_value=order.status, reason=order.cancel_reason,
+                  at=now)
     return order
 
 
@@ -605,16 +624,33 @@ def item_set_status(
     now = timezone.now()
     item.status = status
     item.updated_at = now
-    fields = ["status", "updated_at"]
+    fields = ["status", "updated_at", *_stamp_kitchen_times(item, status, now)]
     if status == ItemStatus.CANCELLED:
         item.void_reason = (reason or "")[:500]
         fields.append("void_reason")
     item.save(update_fields=fields)
+    history.item_moved(order=order, item=item, actor=actor, previous=current,
+                       reason=item.void_reason if status == ItemStatus.CANCELLED else "", at=now)
     _touch_order(order, now)
     if status in (ItemStatus.SERVED, ItemStatus.CANCELLED) and order.status in ACTIVE_ORDER_STATUSES:
         if _restaurant_of(actor, order).auto_fire_next_course:
             _fire_next_course_if_due(order, now)
     return item
+
+
+def _stamp_kitchen_times(item: OrderItem, status: str, now) -> list[str]:
+    """`ready_at` and `served_at` as the kitchen times report reads them: the last READY
+    (a recall clears it) and the serve."""
+    if status == ItemStatus.READY:
+        item.ready_at = now
+        return ["ready_at"]
+    if status == ItemStatus.SERVED:
+        item.served_at = now
+        return ["served_at"]
+    if item.ready_at is not None and status == ItemStatus.IN_PROGRESS:
+        item.ready_at = None
+        return ["ready_at"]
+    return []
 
 
 # --- Courses, priority, allergies --------------------------------------------------------------
@@ -633,6 +669,7 @@ def _fire(order: Order, course: int, *, actor: User | None, now) -> CourseFiring
     firing = CourseFiring.objects.create(
         order=order, course=course, item_ids=item_ids, fired_at=now, fired_by=actor
     )
+    history.write(order=order, actor=actor, action=Action.COURSE_FIRED, to_value=course, at=now)
     _touch_order(order, now)
     return firing
 
@@ -679,9 +716,12 @@ def order_set_priority(*, actor: User, order: Order, priority: str) -> Order:
             f"{order.priority}, it cannot become {priority}."
         )
     if order.priority != priority:
+        previous = order.priority
         order.priority = priority
         order.updated_at = timezone.now()
         order.save(update_fields=["priority", "updated_at"])
+        history.write(order=order, actor=actor, action=Action.PRIORITY, from_value=previous,
+                      to_value=priority, at=order.updated_at)
     return order
 
 
@@ -705,8 +745,22 @@ def item_acknowledge_allergy(*, actor: User, item: OrderItem) -> OrderItem:
     item.allergy_acknowledged_at = item.updated_at = now
     item.allergy_acknowledged_by = actor
     item.save(update_fields=["allergy_acknowledged_at", "allergy_acknowledged_by", "updated_at"])
+    history.write(order=order, actor=actor, action=Action.ALLERGY_ACKNOWLEDGED, item=item,
+                  to_value=",".join(item.allergies), at=now)
     _touch_order(order, now)
     return item
+
+
+@transaction.atomic
+def order_call_pickup(*, actor: User, order: Order) -> Order:
+    """Expo calls a READY order for pickup: the history entry is the call (and, through its
+    signal, the `order.pickup.called` event for the waiter's POS). Calling again calls again."""
+    _require_role(actor, ACTION_ROLES["call"], "call orders for pickup")
+    order = _lock_order(actor, order.pk)
+    if order.status != OrderStatus.READY:
+        raise Conflict(f"Order is {order.status}: only a READY order is called for pickup.")
+    history.write(order=order, actor=actor, action=Action.PICKUP_CALLED, to_value=order.status)
+    return order
 
 
 # --- 86: what the kitchen can still make ---------------------------------------------------------

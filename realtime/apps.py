@@ -16,3 +16,4 @@ class RealtimeConfig(AppConfig):
         from . import kitchen_receivers  # noqa: F401
         from .printers import admin as printer_admin  # noqa: F401 - on the project's admin site
         from .webhooks import admin  # noqa: F401 - registers on the project's admin site
+        from . import screen_watch  # noqa: F401 - presence refresh and sweep on each server loop

@@ -23,7 +23,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import internals, selectors
+from . import internals, screen_watch, selectors
 from . import loop as realtime_loop
 from .auth import AuthRefused, SocketIdentity, authenticate_token
 from .messages import wire_frame
@@ -60,6 +60,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
     _replaying = False
     _expiry: asyncio.TimerHandle | None = None
     _tasks: list | None = None
+    screen_id = None  # the kitchen screen this socket is, once it named itself
     groups = ()  # channels joins these per socket; the worker's streams join them once
 
     async def __call__(self, scope, receive, send):
@@ -97,6 +98,8 @@ class EventsConsumer(AsyncWebsocketConsumer):
         if self.listener is not None:
             self.listener.remove(self)
             self.listener = None
+        if self.screen_id is not None:
+            await screen_watch.detach(self.screen_id)
 
     async def _refuse(self, reason: str, *, retryable: bool = False):
         # 1013 "Try Again Later" when the refusal is ours (database down), not the client's.
@@ -213,6 +216,10 @@ class EventsConsumer(AsyncWebsocketConsumer):
             return await self._replay(after)
         if kind == "ping":
             return await self._send_json({"type": "pong"})
+        if kind == "screen":
+            return await screen_watch.name_screen(self, message)
+        if kind == "ack":
+            return await screen_watch.acknowledge(self, message)
         if kind == "auth":
             return await self._send_json({"type": "error", "detail": "Already authenticated."})
         await self._send_json({"type": "error", "detail": f"Unknown message type {kind!r}."})

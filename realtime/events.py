@@ -20,6 +20,9 @@ from .payloads import item_status_changed, order_new, order_status_changed  # no
 ORDER_NEW = "order.new"
 ORDER_STATUS_CHANGED = "order.status.changed"
 ITEM_STATUS_CHANGED = "order.item.status.changed"
+# Kitchen operations, second part (issue 15): realtime.screens, realtime.kitchen_payloads.
+SCREEN_STATUS_CHANGED = "screen.status.changed"
+PICKUP_CALLED = "order.pickup.called"
 
 def _bump_seq(restaurant_id) -> int | None:
     """Increment the restaurant's last event id and return it, in one statement (both

@@ -90,3 +90,14 @@ def availability_changed(menu_item: MenuItem) -> dict:
         "availableAgainAt": iso_ms(menu_item.available_again_at),
         "updatedAt": iso_ms(menu_item.updated_at),
     }
+
+
+def pickup_called(entry) -> dict:
+    """`order.pickup.called` from the history entry of the call."""
+    order = Order.objects.select_related("table_session__table").get(pk=entry.order_id)
+    return {
+        "orderId": str(order.pk), "restaurantId": str(order.restaurant_id), "number": order.number,
+        "tableName": order.table_session.table.name,
+        "waiterId": str(order.created_by_id) if order.created_by_id else None,
+        "calledBy": str(entry.actor_id) if entry.actor_id else None, "calledAt": iso_ms(entry.at),
+    }

@@ -8,10 +8,11 @@ it after commit, in commit order. Connected by `RealtimeConfig.ready`.
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from orders.history import Action, HistoryEntry
 from orders.models import CourseFiring, MenuItem, Order, OrderItem, OrderStatus
 
 from . import kitchen_payloads as payloads
-from .events import record
+from .events import PICKUP_CALLED, record
 
 
 def _saved(instance, field, update_fields) -> bool:
@@ -68,3 +69,9 @@ def menu_item_saved(sender, instance: MenuItem, created, update_fields=None, **k
             instance.restaurant_id, payloads.AVAILABILITY_CHANGED,
             payloads.availability_changed(instance),
         )
+
+
+@receiver(post_save, sender=HistoryEntry, dispatch_uid="realtime.kitchen.history_written")
+def history_written(sender, instance: HistoryEntry, created, **kwargs):
+    if created and instance.action == Action.PICKUP_CALLED:
+        record(instance.restaurant_id, PICKUP_CALLED, payloads.pickup_called(instance))

@@ -430,3 +430,14 @@ PRINTER_GIVE_UP = timedelta(minutes=env.float("PRINTER_GIVE_UP_MINUTES", default
 PRINTER_WORKER_THREADS = env.int("PRINTER_WORKER_THREADS", default=4)
 PRINTER_POLL_INTERVAL = env.float("PRINTER_POLL_INTERVAL", default=0.5)
 PRINTER_LEASE_SECONDS = env.float("PRINTER_LEASE_SECONDS", default=30.0)
+
+# Kitchen operations (issue 15).
+# Who-did-what history is kept this long, independent of EVENT_RETENTION;
+# `manage.py prune_history` deletes older entries (the only deletion its trigger allows).
+HISTORY_RETENTION_DAYS = env.int("HISTORY_RETENTION_DAYS", default=400)
+# A kitchen screen with no socket for this long is offline; one with an unacknowledged event
+# older than this is behind.
+SCREEN_OFFLINE_SECONDS = env.float("SCREEN_OFFLINE_SECONDS", default=30.0)
+# How often each worker looks for screens gone offline or behind (0: never, e.g. in tests
+# that run no server).
+SCREEN_SWEEP_INTERVAL = env.float("SCREEN_SWEEP_INTERVAL", default=0.5)

@@ -76,3 +76,21 @@ class StaffJWTScheme(SimpleJWTScheme):
     """The OpenAPI security scheme of `StaffJWTAuthentication`: simplejwt's bearer JWT."""
 
     target_class = StaffJWTAuthentication
+
+
+def roles_allowed(*roles: str):
+    """A permission class: restaurant staff of one of `roles` (superusers act as managers).
+
+    For reads; changes check the role in `orders.services`, whoever calls them."""
+
+    class HasRole(IsRestaurantStaff):
+        message = f"Only {', '.join(roles)} may do this."
+
+        def has_permission(self, request, view):
+            if not super().has_permission(request, view):
+                return False
+            role = "MANAGER" if request.user.is_superuser else request.user.role
+            return role in roles
+
+    HasRole.__name__ = "Only" + "Or".join(r.title() for r in roles)
+    return HasRole

@@ -23,6 +23,7 @@ urlpatterns = [
     path("", RedirectView.as_view(url="/api/docs/", permanent=False)),
     path("admin/", admin_site.urls),
     path("api/v1/", include("orders.api.urls")),
+    path("api/v1/", include("realtime.api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("kitchen/", kitchen.board, name="kitchen-board"),

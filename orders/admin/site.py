@@ -13,6 +13,7 @@ from restaurant import throttling
 
 from ..errors import DomainError
 from ..models import MenuItem, Restaurant, Role, Table, TableSession, User
+from ..screens import stations_down
 
 
 def is_restaurant_manager(user) -> bool:
@@ -69,6 +70,18 @@ class RestaurantAdminSite(admin.AdminSite):
             throttling.forgive(request)
         return response
 
+    def get_urls(self):
+        from django.urls import path
+
+        from . import operations
+
+        pages = [
+            path("kitchen-times/", self.admin_view(lambda r: operations.kitchen_times_view(self, r)),
+                 name="kitchen-times"),
+            path("screens/", self.admin_view(lambda r: operations.screens_view(self, r)), name="screens"),
+        ]
+        return pages + super().get_urls()
+
     def each_context(self, request):
         """The header names the manager's restaurant; "View site" is the kitchen display,
         the other screen a manager runs a shift from (base_site.html links it too)."""
@@ -76,6 +89,14 @@ class RestaurantAdminSite(admin.AdminSite):
         user = request.user
         if getattr(user, "restaurant_id", None) is not None:  # a superuser may have none
             context["site_url"] = context["kitchen_url"] = reverse("kitchen-board")
+        if self.has_permission(request):
+            context["operations_links"] = [
+                ("Screens", reverse("admin:screens")),
+                ("Kitchen times", reverse("admin:kitchen-times")),
+            ]
+            if getattr(user, "restaurant_id", None) is not None:
+                # A station nobody sees is an alert on every admin page.
+                context["stations_down"] = stations_down(user.restaurant_id)
         if user.is_active and user.is_superuser:
             context["site_header"] = f"{self.site_header} · all restaurants"
         elif is_restaurant_manager(user):

@@ -22,6 +22,7 @@ PREFIX = "/api/v1"
 TAG_OF_SEGMENT = {"table-sessions": "tables", "menu-items": "menu"}
 # Operations that belong to another resource than their path says.
 TAG_OF_OPERATION = {
+    ("POST", "/orders/{order_id}/call"): "kitchen",
     ("POST", "/orders/{order_id}/bump"): "kitchen",
     ("POST", "/orders/{order_id}/fire"): "kitchen",
     ("POST", "/orders/{order_id}/items/{item_id}/acknowledge-allergy"): "kitchen",
@@ -33,6 +34,8 @@ TAGS = {
     "menu": "The restaurant's menu.",
     "orders": "Orders and their items: create, add, confirm, move, cancel.",
     "kitchen": "What kitchen screens show and do: the board, tickets, bump and recall.",
+    "screens": "The kitchen screens: who is online, what each has acknowledged.",
+    "reports": "Kitchen times: how long the pass takes, per dish, station or hour (MANAGER).",
 }
 
 _ORDER_ID = "5d1c8a2e-6f0b-4c39-9a57-2b8e0f4d7c11"
@@ -209,6 +212,51 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Acknowledge an allergy",
         "KITCHEN, MANAGER: a cook has read the guest's declared allergies, so the item may "
         "start; who and when are kept and emitted as `order.item.allergy.acknowledged`.",
+    ),
+    ("GET", "/orders/{order_id}/history"): Operation(
+        "Order history",
+        "Who did what to the order, oldest first: every change of the order and its items with "
+        "the acting user, role and (from a kitchen screen) the screen. Append-only, written in "
+        "the change's own transaction; kept `HISTORY_RETENTION_DAYS` (400).",
+        (_response("History", [
+            {"at": _AT, "action": "order.created", "actor": {"id": _ITEM_ID, "name": "Demo Waiter",
+             "role": "WAITER"}, "screenId": None, "itemId": None, "from": None, "to": "DRAFT",
+             "reason": None},
+            {"at": _AT, "action": "item.status", "actor": {"id": _ITEM_ID, "name": "Demo Cook",
+             "role": "KITCHEN"}, "screenId": _SESSION_ID, "itemId": _ITEM_ID, "from": "PENDING",
+             "to": "IN_PROGRESS", "reason": None},
+        ]),),
+    ),
+    ("POST", "/orders/{order_id}/call"): Operation(
+        "Call an order for pickup",
+        "Expo (KITCHEN, MANAGER): a READY order is ready at the pass. Emits "
+        "`order.pickup.called` `{orderId, restaurantId, number, tableName, waiterId, calledBy, "
+        "calledAt}` for the waiter's POS and records `pickup.called` in the history. Any other "
+        "status is 409; calling again calls again.",
+    ),
+    ("GET", "/screens"): Operation(
+        "List kitchen screens",
+        "MANAGER, WAITER. Every screen that named itself on `/ws/events/`: `online` (a socket "
+        "open, or closed less than SCREEN_OFFLINE_SECONDS ago, on any worker), the last event "
+        "it acknowledged after drawing it, how many events it has not, and `behind` (one older "
+        "than SCREEN_OFFLINE_SECONDS unacknowledged).",
+        (_response("Screens", [{
+            "id": _ITEM_ID, "name": "Grill 1", "station": "grill", "online": True,
+            "connectedAt": _AT, "lastSeenAt": _AT, "lastAckedEventId": "41", "lagEvents": 0,
+            "behind": False,
+        }]),),
+    ),
+    ("GET", "/reports/kitchen"): Operation(
+        "Kitchen times report",
+        "MANAGER. p50 and p90, in seconds, of fire → ready and ready → served over the items "
+        "fired in [`from`, `to`) (dates are the restaurant's days, `to` inclusive; or "
+        "timestamps), grouped by `item`, `station` or `hour` (of the day, restaurant time), "
+        "optionally of one `station`. Computed in the database (`percentile_cont`). "
+        "`?format=csv` answers the same rows as CSV.",
+        (_response("By station", {"rows": [
+            {"key": "grill", "count": 412, "fireToReadyP50": 540.0, "fireToReadyP90": 912.5,
+             "readyToServedP50": 48.0, "readyToServedP90": 130.2},
+        ]}),),
     ),
     ("GET", "/kitchen/board"): Operation(
         "Kitchen board",

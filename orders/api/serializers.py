@@ -164,6 +164,27 @@ class OrderItemDetailSerializer(OrderItemSerializer):
         ]
 
 
+class SeenBySerializer(serializers.Serializer):
+    screen_id = serializers.UUIDField()
+    name = serializers.CharField()
+    station = serializers.CharField()
+    seen_at = TimestampField()
+
+
+def seen_by(order) -> list[dict]:
+    """Each screen once, at the first ticket event of the order it acknowledged. A DRAFT
+    never reached a screen (and its render reads nothing for it)."""
+    if order.confirmed_at is None:
+        return []
+    first = {}
+    for delivery in order.screen_deliveries.all():
+        first.setdefault(delivery.screen_id, delivery)
+    return [
+        {"screen_id": d.screen_id, "name": d.screen.name, "station": d.screen.station, "seen_at": d.seen_at}
+        for d in first.values()
+    ]
+
+
 class OrderSerializer(serializers.ModelSerializer):
     restaurant_id = serializers.UUIDField(read_only=True)
     table_session_id = serializers.UUIDField(read_only=True)
@@ -174,6 +195,10 @@ class OrderSerializer(serializers.ModelSerializer):
         read_only=True, allow_null=True,
         help_text="Ticket number, given on confirm; restarts daily in the restaurant's time zone.",
     )
+    seen_by = serializers.SerializerMethodField(
+        help_text="The kitchen screens showing this order's station(s) that acknowledged its "
+        "ticket (`order.new` or `order.items.added`): proof of delivery."
+    )
     created_at = TimestampField(read_only=True)
     updated_at = TimestampField(read_only=True)
 
@@ -181,8 +206,12 @@ class OrderSerializer(serializers.ModelSerializer):
         model = Order
         fields = [
             "id", "restaurant_id", "table_session_id", "status", "notes", "total", "items",
-            "priority", "number", "created_at", "updated_at",
+            "priority", "number", "seen_by", "created_at", "updated_at",
         ]
+
+    @extend_schema_field(SeenBySerializer(many=True))
+    def get_seen_by(self, order):
+        return SeenBySerializer(seen_by(order), many=True).data
 
 
 class ProblemSerializer(serializers.Serializer):
@@ -429,4 +458,8 @@ class KitchenBoardSerializer(serializers.Serializer):
     amber_after_minutes = serializers.IntegerField()
     red_after_minutes = serializers.IntegerField()
     stations = serializers.ListField(child=serializers.CharField())
+    stations_down = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Stations with open tickets and every screen offline: nobody sees them.",
+    )
     tickets = KitchenTicketSerializer(many=True)

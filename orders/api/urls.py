@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import operations, views
 
 app_name = "api"
 
@@ -24,10 +24,13 @@ urlpatterns = [
     path("orders/<uuid:order_id>/recall", views.OrderRecallView.as_view(), name="order-recall"),
     path("orders/<uuid:order_id>/fire", views.OrderFireView.as_view(), name="order-fire"),
     path("orders/<uuid:order_id>/priority", views.OrderPriorityView.as_view(), name="order-priority"),
+    path("orders/<uuid:order_id>/call", operations.OrderCallView.as_view(), name="order-call"),
+    path("orders/<uuid:order_id>/history", operations.OrderHistoryView.as_view(), name="order-history"),
     path("orders/<uuid:order_id>/items", views.OrderItemCreateView.as_view(), name="order-item-create"),
     path("orders/<uuid:order_id>/items/<uuid:item_id>", views.OrderItemDetailView.as_view(), name="order-item-detail"),
     path("orders/<uuid:order_id>/items/<uuid:item_id>/status", views.OrderItemStatusView.as_view(), name="order-item-status"),
     path("orders/<uuid:order_id>/items/<uuid:item_id>/acknowledge-allergy", views.OrderItemAcknowledgeAllergyView.as_view(), name="order-item-acknowledge-allergy"),
+    path("reports/kitchen", operations.KitchenTimesReportView.as_view(), name="report-kitchen-times"),
     path("kitchen/board", views.KitchenBoardView.as_view(), name="kitchen-board"),
     path("kitchen/tickets/<uuid:order_id>", views.KitchenTicketView.as_view(), name="kitchen-ticket"),
 ]

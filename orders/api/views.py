@@ -17,7 +17,8 @@ from rest_framework.views import APIView
 from restaurant.problems import PROBLEM_CONTENT_TYPE
 from restaurant.tenancy import RestaurantScopedMixin
 
-from .. import auth_services, selectors, services
+from .. import auth_services, history, selectors, services
+from ..screens import stations_down
 from . import serializers as s
 from .filters import MenuItemFilter, OrderFilter, TableFilter, TableSessionFilter
 from .idempotency import idempotent
@@ -203,7 +204,25 @@ class MenuItemAvailabilityView(RestaurantScopedMixin, APIView):
 # --- Orders -----------------------------------------------------------------------------------
 
 
+SCREEN_HEADER = "X-Kitchen-Screen"
+
+
 class OrderScopedMixin(RestaurantScopedMixin):
+    """Order views. A kitchen screen sends its id (`X-Kitchen-Screen`) with every call: the
+    history records the change as made from it (when the screen is the restaurant's)."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        screen = selectors.screen_of(restaurant=self.restaurant, screen_id=request.headers.get(SCREEN_HEADER))
+        self._screen_token = history.acting_screen.set(screen)
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        token = getattr(self, "_screen_token", None)
+        if token is not None:
+            history.acting_screen.reset(token)
+            self._screen_token = None
+        return super().finalize_response(request, response, *args, **kwargs)
+
     def _order(self, order_id):
         return selectors.order_get(restaurant=self.restaurant, order_id=order_id)
 
@@ -406,6 +425,7 @@ class KitchenBoardView(RestaurantScopedMixin, APIView):
             "amber_after_minutes": restaurant.ticket_amber_after_minutes,
             "red_after_minutes": restaurant.ticket_red_after_minutes,
             "stations": selectors.menu_stations(restaurant=restaurant),
+            "stations_down": stations_down(restaurant.pk),
             "tickets": selectors.kitchen_tickets(restaurant=restaurant),
         }
         return Response(s.KitchenBoardSerializer(board).data)

@@ -63,6 +63,7 @@ from orders.models import ItemStatus as I
 from orders.models import MenuItem, Order, OrderItem
 from orders.models import OrderStatus as O
 from orders.models import Role
+from orders.history import HistoryEntry, replay_item_statuses
 from realtime.models import OutboxEvent
 
 from ..conftest import Floor
@@ -747,6 +748,34 @@ class OrderStateMachine(RuleBasedStateMachine):
         events = OutboxEvent.objects.filter(restaurant_id=self.restaurant_id)
         assert events.count() == self.events_seen
         assert not OutboxEvent.objects.filter(restaurant_id=self.stranger.restaurant_id).exists()
+
+    @invariant()
+    def history_replays_to_every_item_status_and_equals_the_event_log(self):
+        """Replaying each order's history gives every item's status; its item moves are the
+        `order.item.status.changed` events, one for one, in order; refusals wrote nothing."""
+        if not hasattr(self, "orders"):
+            return
+        moves = {}
+        events = OutboxEvent.objects.filter(
+            restaurant_id=self.restaurant_id, name="order.item.status.changed"
+        ).order_by("seq")
+        for event in events:
+            data = event.payload
+            moves.setdefault(data["orderId"], []).append(
+                (data["itemId"], data["previousStatus"], data["newStatus"])
+            )
+        for order_id in self.orders:
+            entries = list(HistoryEntry.objects.filter(order_id=order_id).order_by("id"))
+            statuses = {
+                str(pk): status
+                for pk, status in OrderItem.objects.filter(order_id=order_id).values_list("pk", "status")
+            }
+            assert {str(k): v for k, v in replay_item_statuses(entries).items()} == statuses
+            history_moves = [
+                (str(e.item_id), e.from_value, e.to_value) for e in entries if e.action == "item.status"
+            ]
+            assert history_moves == moves.get(order_id, [])
+        assert not HistoryEntry.objects.filter(restaurant_id=self.stranger.restaurant_id).exists()
 
 
 HYPOTHESIS = settings(

@@ -14,6 +14,7 @@ ORDER_KEYS = {
     "id", "restaurantId", "tableSessionId", "status", "notes", "total", "items",
     "createdAt", "updatedAt",
     "priority", "number",  # kitchen operations
+    "seenBy",  # screens, proof of delivery (issue 15)
 }
 # The reference's nine keys: exactly the items of `order.new`.
 REFERENCE_ITEM_KEYS = {

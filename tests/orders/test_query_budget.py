@@ -48,17 +48,17 @@ def test_create_add_confirm_flow_stays_within_its_round_trips(floor):
     assert confirmed.status_code == 200, confirmed.content
     assert confirmed.json()["status"] == OrderStatus.CONFIRMED
     assert confirmed.json()["total"] == "9.00"
-    # user+restaurant, session, lock session, insert, items of the answer
-    assert len(create_sql) <= 5, create_sql
+    # user+restaurant, session, lock session, insert, its history entry, items of the answer
+    assert len(create_sql) <= 6, create_sql
     # user+restaurant, order, lock order, the order's lines (bounds of the order total and
-    # line count, and which courses are fired), insert item, touch order
-    assert len(add_sql) <= 6, add_sql
+    # line count, and which courses are fired), insert item, its history entry, touch order
+    assert len(add_sql) <= 7, add_sql
     # user+restaurant, order, lock, has items, update, items for order.new, 2 x (seq, outbox),
     # items of the answer
     # user+restaurant, order, lock, fire the lowest course (which also tells whether it has
-    # items), the day's last ticket number, update, items for order.new, 2 x (seq, outbox),
-    # items of the answer
-    assert len(confirm_sql) <= 12, confirm_sql
+    # items), the day's last ticket number, update, its history entry, items for order.new,
+    # 2 x (seq, outbox), items and screens (seenBy) of the answer
+    assert len(confirm_sql) <= 14, confirm_sql
 
 
 def test_item_transition_stays_within_its_round_trips(floor):
@@ -71,6 +71,7 @@ def test_item_transition_stays_within_its_round_trips(floor):
     assert moved.status_code == 200, moved.content
     assert moved.json()["status"] == ItemStatus.IN_PROGRESS
     # user+restaurant, item, lock order, lock item, update item, seq, outbox, sibling statuses,
-    # update order, and the order's own event (seq, outbox): CONFIRMED -> IN_PROGRESS
-    assert len(sql) <= 11, sql
+    # its history entry, update order, and the order's own event (seq, outbox): CONFIRMED ->
+    # IN_PROGRESS
+    assert len(sql) <= 12, sql
     assert not any("orders_restaurant" in q.split("FROM")[1].split()[0] for q in sql if " FROM " in q), sql

@@ -257,6 +257,41 @@ def check_kitchen_board(world: World, route_name: str) -> None:
         assert world.b.own_station not in text
 
 
+def check_kitchen_report(world: World, route_name: str) -> None:
+    """A's manager's report counts A's items only, whatever the query; other roles get 403."""
+    from django.utils import timezone
+
+    now = timezone.now()
+    for side in (world.a, world.b):
+        OrderItemFactory(
+            order=side.active_order, name=f"Timed {side.restaurant.slug}", station=side.own_station,
+            status=ItemStatus.READY, fired_at=now, ready_at=now,
+        )
+    url = reverse(route_name)
+    for query in ({}, {"station": world.b.own_station}, {"groupBy": "station"}, {"format": "csv"},
+                  {"restaurantId": str(world.b.restaurant.pk)}):
+        response = client_as(world.a.floor.manager).get(url, query)
+        assert response.status_code == 200, response.content
+        text = response.content.decode()
+        assert world.b.restaurant.slug not in text and world.b.own_station not in text, (query, text)
+    for role in (Role.WAITER, Role.KITCHEN):
+        assert client_as(world.a.floor.user(role)).get(url).status_code == 403
+
+
+def check_screens(world: World, route_name: str) -> None:
+    from orders.screens import Screen
+
+    mine = {str(Screen.objects.create(restaurant=side.restaurant, name="Grill 1", station="grill").pk): side
+            for side in (world.a, world.b)}
+    for role in (Role.MANAGER, Role.WAITER):
+        response = client_as(world.a.floor.user(role)).get(
+            reverse(route_name), {"restaurantId": str(world.b.restaurant.pk)}
+        )
+        assert response.status_code == 200, response.content
+        assert [mine[row["id"]] for row in response.json()] == [world.a]
+    assert client_as(world.a.floor.kitchen).get(reverse(route_name)).status_code == 403
+
+
 def _login(user, **extra) -> dict:
     response = client_as().post(
         reverse("api:auth-login"), {"email": user.email, "password": PASSWORD, **extra}, format="json"
@@ -370,6 +405,11 @@ ROUTES: dict[str, Route] = {
         ),
     ),
     "api:order-detail": Route(frozenset({"GET"}), foreign=(Case({"order_id": b("draft_order")}),)),
+    "api:order-call": Route(frozenset({"POST"}), foreign=(Case({"order_id": b("ready_order")}),)),
+    "api:order-history": Route(
+        frozenset({"GET"}),
+        foreign=(Case({"order_id": b("active_order")}), Case({"order_id": b("draft_order")})),
+    ),
     "api:order-confirm": Route(frozenset({"POST"}), foreign=(Case({"order_id": b("draft_order")}),)),
     "api:order-cancel": Route(
         frozenset({"POST"}),
@@ -431,6 +471,8 @@ ROUTES: dict[str, Route] = {
     "api:order-bump": Route(frozenset({"POST"}), foreign=(Case({"order_id": b("active_order")}),)),
     "api:order-recall": Route(frozenset({"POST"}), foreign=(Case({"order_id": b("ready_order")}),)),
     "api:kitchen-board": Route(frozenset({"GET"}), check=check_kitchen_board),
+    "api:report-kitchen-times": Route(frozenset({"GET"}), check=check_kitchen_report),
+    "realtime:screen-list": Route(frozenset({"GET"}), check=check_screens),
     "api:kitchen-ticket": Route(
         frozenset({"GET"}),
         foreign=(Case({"order_id": b("active_order")}), Case({"order_id": b("draft_order")})),

@@ -2,6 +2,11 @@
 
 const csrf = document.body.dataset.csrf;
 const LOGIN = "/kitchen/login/?next=/kitchen/";
+let screenId = null; // this display's kitchen screen: the history names it (X-Kitchen-Screen)
+
+export function setScreen(id) {
+  screenId = id;
+}
 
 export class ApiError extends Error {
   constructor(message, status) {
@@ -13,6 +18,7 @@ export class ApiError extends Error {
 export async function api(method, path, payload) {
   const headers = { Accept: "application/json", "X-CSRFToken": csrf };
   if (payload !== undefined) headers["Content-Type"] = "application/json";
+  if (screenId) headers["X-Kitchen-Screen"] = screenId;
   const response = await fetch("/api/v1" + path, {
     method,
     credentials: "same-origin",

@@ -6,6 +6,7 @@ import { el, onStation, UNROUTED } from "./common.js";
 import { applyAvailability, loadMenu, renderMenuPanel } from "./menu.js";
 import { bumpBar } from "./keys.js";
 import { render as draw, renderAges, renderOffScreen } from "./view.js";
+import { acknowledgeWhenDrawn, announce, EXPO, named, rename, screenName } from "./screen.js";
 
 const NEXT = { PENDING: "IN_PROGRESS", IN_PROGRESS: "READY" };
 const ACTIVE = new Set(["CONFIRMED", "IN_PROGRESS", "READY"]);
@@ -25,6 +26,11 @@ const state = {
   stations: [],
   station: localStorage.getItem("kitchen.station") || "",
   menu: new Map(), // menuItemId -> MenuItem (as GET /api/v1/menu-items), for 86 and countdowns
+  stationsDown: [], // stations with open tickets and no screen online (GET /kitchen/board)
+  screenId: null, // this display as a kitchen screen, once the server has named it
+  drawnEventId: null, // the last event drawn on the board, acknowledged after the paint
+  ackPending: false,
+  ackedEventId: null,
   selected: null, // orderId
   selectedItem: 0,
   lastBumped: null,
@@ -44,6 +50,7 @@ async function loadBoard() {
   state.amber = board.amberAfterMinutes;
   state.red = board.redAfterMinutes;
   state.stations = board.stations;
+  state.stationsDown = board.stationsDown || [];
   fillStations(board.stations);
   await loadMenu(state);
   state.tickets = new Map(board.tickets.map((t) => [t.orderId, t]));
@@ -76,7 +83,7 @@ function fillStations(stations) {
   for (const station of stations) {
     if (!known.has(station)) select.add(new Option(station, station), select.options.length - 1);
   }
-  const choices = [...stations, UNROUTED];
+  const choices = [...stations, UNROUTED, EXPO];
   select.value = choices.includes(state.station) ? state.station : "";
   state.station = select.value;
 }
@@ -112,6 +119,7 @@ function connect() {
 function onMessage(socket, message) {
   if (message.type === "ready") {
     state.backoff = 1000;
+    announce(state);
     if (state.lastEventId !== null) {
       // Back after a drop: everything missed comes first, then live events.
       socket.send(JSON.stringify({ type: "resume", lastEventId: state.lastEventId }));
@@ -120,9 +128,13 @@ function onMessage(socket, message) {
       enqueue(async () => {
         state.lastEventId = message.lastEventId;
         await loadBoard();
+        acknowledgeWhenDrawn(state, state.lastEventId);
         setLive(true);
       });
     }
+  } else if (message.type === "screen") {
+    named(state, message);
+    if (state.drawnEventId !== null) acknowledgeWhenDrawn(state, state.drawnEventId);
   } else if (message.type === "event") {
     enqueue(() => applyEvent(message));
   } else if (message.type === "resync") {
@@ -200,6 +212,12 @@ const ON_EVENT = {
     item.allergyAcknowledgedBy = data.acknowledgedBy;
     render();
   },
+  async "screen.status.changed"() {
+    // Another screen came or went: which stations nobody sees now.
+    const board = await api("GET", "/kitchen/board");
+    state.stationsDown = board.stationsDown || [];
+    render();
+  },
   async "menu.item.availability.changed"(data) {
     if (!applyAvailability(state, data)) await loadMenu(state);
     render();
@@ -211,6 +229,8 @@ async function applyEvent(message) {
   state.lastEventId = message.id;
   const handler = ON_EVENT[message.event];
   if (handler) await handler(message.data, state.tickets.get(message.data.orderId));
+  // Drawn (every handler renders what it changed): acknowledged after the paint.
+  acknowledgeWhenDrawn(state, message.id);
 }
 
 function setLive(live) {
@@ -263,6 +283,9 @@ const actions = {
   acknowledge: (orderId, itemId) =>
     changeTicket(orderId, () => api("POST", `/orders/${orderId}/items/${itemId}/acknowledge-allergy`)),
   priority: (orderId, priority) => changeTicket(orderId, () => api("POST", `/orders/${orderId}/priority`, { priority })),
+  async call(orderId) {
+    if ((await attempt(() => api("POST", `/orders/${orderId}/call`))) !== null) toast("Called for pickup");
+  },
 
   async advance(orderId, itemId) {
     const ticket = state.tickets.get(orderId);
@@ -306,8 +329,13 @@ el("text-larger").addEventListener("click", () => (textSize.change(+1), renderOf
 el("station").addEventListener("change", (event) => {
   state.station = event.target.value;
   localStorage.setItem("kitchen.station", state.station);
+  document.body.classList.toggle("expo", state.station === EXPO);
+  announce(state);
   render();
 });
+el("screen-name").value = screenName();
+el("screen-name").addEventListener("change", (event) => rename(state, event.target.value));
+document.body.classList.toggle("expo", state.station === EXPO);
 el("sound").addEventListener("click", () => sound.enable().then(() => (el("sound").textContent = "Sound on")));
 el("recall").addEventListener("click", actions.recall);
 function toggleMenuPanel() {

@@ -1,6 +1,7 @@
 // Small helpers every module of the board uses.
 
 export const UNROUTED = "__unrouted__"; // the station filter's value for items with no station
+export const EXPO = "__expo__"; // expo: every station, each ticket's progress per station
 
 export const el = (id) => document.getElementById(id);
 
@@ -26,7 +27,7 @@ export function button(className, text, title, onTap) {
 // An item is on this screen when the screen shows every station, or the item's station
 // (items with no station have their own "unrouted" choice, not every screen).
 export function onStation(state, item) {
-  if (!state.station) return true;
+  if (!state.station || state.station === EXPO) return true;
   if (state.station === UNROUTED) return !item.station;
   return item.station === state.station;
 }

@@ -1,7 +1,7 @@
 // One ticket card: head (number, table, waiter, age, priority), then its items by course,
 // each with its modifiers, allergies, add-on / void / 86 marks. Taps call `actions`.
 
-import { button, node, onStation, UNROUTED } from "./common.js";
+import { button, EXPO, node, onStation, UNROUTED } from "./common.js";
 import { availabilityLabel } from "./menu.js";
 
 const FLASH_MS = 4000; // board.css: .ticket.new, four one-second flashes
@@ -102,6 +102,24 @@ function courseHeading(ticket, course, isHeld, actions) {
   return heading;
 }
 
+// Expo: how far each station is with this ticket (ready or served of its live, fired items).
+function stationProgress(ticket) {
+  const byStation = new Map();
+  for (const item of ticket.items) {
+    if (item.status === "CANCELLED" || held(item)) continue;
+    const station = item.station || "unrouted";
+    const [done, all] = byStation.get(station) || [0, 0];
+    byStation.set(station, [done + (item.status === "READY" || item.status === "SERVED" ? 1 : 0), all + 1]);
+  }
+  const row = node("ul", "station-progress");
+  for (const [station, [done, all]] of [...byStation.entries()].sort()) {
+    const chip = node("li", "progress" + (done === all ? " done" : ""), `${station} ${done}/${all}`);
+    chip.dataset.station = station;
+    row.append(chip);
+  }
+  return row;
+}
+
 export function ticketCard(state, ticket, actions) {
   const card = node("section", "ticket");
   card.dataset.order = ticket.orderId;
@@ -141,6 +159,12 @@ export function ticketCard(state, ticket, actions) {
   card.append(list);
 
   const buttons = node("div", "ticket-actions");
+  if (state.station === EXPO) {
+    card.insertBefore(stationProgress(ticket), list);
+    if (ticket.status === "READY") {
+      buttons.append(button("call", "Call ▶", "Call the order for pickup: the waiter's POS hears it", () => actions.call(ticket.orderId)));
+    }
+  }
   buttons.append(button("bump", "Bump ✓", "Bump the ticket (Enter / B)", () => actions.bump(ticket.orderId)));
   card.append(buttons);
   card.addEventListener("focus", () => {

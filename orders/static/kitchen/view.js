@@ -29,9 +29,18 @@ export function render(state, actions) {
   container.replaceChildren(...tickets.map((ticket) => ticketCard(state, ticket, actions)));
   if (!tickets.length) container.append(node("p", "empty", "No open tickets"));
   renderAges(state);
+  renderStationsDown(state);
   renderAllDay(state, tickets);
   renderEightySix(state);
   renderOffScreen();
+}
+
+// Stations with open tickets that no screen shows (every one of theirs offline).
+function renderStationsDown(state) {
+  const banner = el("stations-down");
+  const down = state.stationsDown || [];
+  banner.hidden = down.length === 0;
+  banner.textContent = down.length ? `⚠ No screen online for ${down.join(", ")}: open tickets are not being seen` : "";
 }
 
 export function renderAges(state) {
