@@ -13,8 +13,8 @@ from realtime import screens
 from realtime.selectors import event_head
 
 from ..factories import OrderFactory, OrderItemFactory
-from ..live import WebServer
-from ._kitchen_support import DOCS, PASSWORD, browser  # noqa: F401 (fixture)
+from ..live import WebServer, screenshot_path
+from ._kitchen_support import PASSWORD, browser  # noqa: F401 (fixture)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
 
@@ -71,10 +71,10 @@ def test_admin_screens_and_kitchen_times_screenshots(service, browser):
         page.goto(server.base + "/admin/screens/")
         assert page.locator(".stations-down-alert").count() == 1
         assert page.locator("tr.online").count() == 3 and page.locator("tr.offline").count() == 1
-        page.screenshot(path=str(DOCS / "admin-screens.png"), full_page=True)
+        page.screenshot(path=str(screenshot_path("admin-screens.png")), full_page=True)
         page.goto(server.base + "/admin/kitchen-times/?groupBy=item")
         chart = page.locator("svg.kitchen-times-chart")
         assert chart.count() == 1 and chart.locator("rect").count() >= 5 * 4
-        page.screenshot(path=str(DOCS / "admin-kitchen-times.png"), full_page=True)
+        page.screenshot(path=str(screenshot_path("admin-kitchen-times.png")), full_page=True)
     finally:
         server.stop()

@@ -8,7 +8,8 @@ import pytest
 
 from orders.screens import Screen
 
-from ._kitchen_support import DOCS, Pos, browser, kitchen, open_board, ticket  # noqa: F401 (fixtures)
+from ..live import screenshot_path
+from ._kitchen_support import Pos, browser, kitchen, open_board, ticket  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.redis]
 
@@ -91,7 +92,7 @@ def test_expo_shows_each_stations_progress_and_calls_ready_orders(kitchen, brows
     assert card.locator(".call").count() == 0  # not READY yet
     cook.call("POST", f"/orders/{order_id}/bump")
     card.locator(".call").wait_for(timeout=5000)
-    page.screenshot(path=str(DOCS / "kitchen-expo.png"), animations="disabled")
+    page.screenshot(path=str(screenshot_path("kitchen-expo.png")), animations="disabled")
     card.locator(".call").click()
     page.wait_for_selector("#toast:not([hidden])", timeout=3000)
     history = cook.call("GET", f"/orders/{order_id}/history")
