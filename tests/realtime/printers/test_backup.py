@@ -30,6 +30,14 @@ def _backup_printer(floor, settings, port, station="grill"):
     return printer
 
 
+def _grill_on_backup(settings, listeners):
+    """A floor and the listener its grill's backup printer prints to."""
+    floor = Floor()
+    grill = listeners()
+    _backup_printer(floor, settings, grill.port)
+    return floor, grill
+
+
 def _fire(floor, name) -> int:
     """Confirms an order of `name`: the id of its ticket event (`order.new`)."""
     order = services.order_confirm(actor=floor.waiter, order=_order(floor, (_dish(floor, name), {})))
@@ -56,9 +64,7 @@ def test_nothing_prints_while_a_station_screen_is_online_and_the_unacknowledged_
     printer_settings, listeners
 ):
     printer_settings.SCREEN_OFFLINE_SECONDS = 1
-    floor = Floor()
-    grill = listeners()
-    _backup_printer(floor, printer_settings, grill.port)
+    floor, grill = _grill_on_backup(printer_settings, listeners)
     screen = screens.register(restaurant_id=floor.restaurant.pk, name="Grill 1", station="grill")
     with running_printers():
         drawn = _fire(floor, "Burger")
@@ -78,9 +84,7 @@ def test_nothing_prints_while_a_station_screen_is_online_and_the_unacknowledged_
 
 
 def test_a_screen_of_another_station_or_of_all_stations_does_not_hold_the_paper(printer_settings, listeners):
-    floor = Floor()
-    grill = listeners()
-    _backup_printer(floor, printer_settings, grill.port)
+    floor, grill = _grill_on_backup(printer_settings, listeners)
     others = [
         screens.register(restaurant_id=floor.restaurant.pk, name="Bar", station="bar"),
         screens.register(restaurant_id=floor.restaurant.pk, name="Pass", station=""),
@@ -92,9 +96,7 @@ def test_a_screen_of_another_station_or_of_all_stations_does_not_hold_the_paper(
 
 
 def test_a_screen_that_came_after_the_ticket_is_no_proof_it_was_drawn(printer_settings, listeners):
-    floor = Floor()
-    grill = listeners()
-    _backup_printer(floor, printer_settings, grill.port)
+    floor, grill = _grill_on_backup(printer_settings, listeners)
     seq = _fire(floor, "Burger")
     screen = screens.register(restaurant_id=floor.restaurant.pk, name="Grill 1", station="grill")
     assert screen.last_acked_event_id >= seq  # a new screen starts at the head
@@ -106,11 +108,10 @@ def test_a_screen_that_came_after_the_ticket_is_no_proof_it_was_drawn(printer_se
 
 
 def test_with_presence_unreadable_the_ticket_prints_and_the_job_says_why(printer_settings, listeners):
-    floor = Floor()
-    grill = listeners()
-    _backup_printer(floor, printer_settings, grill.port)
+    floor, grill = _grill_on_backup(printer_settings, listeners)
     screen = screens.register(restaurant_id=floor.restaurant.pk, name="Grill 1", station="grill")
     seq = _fire(floor, "Burger")
+    assert screens.online_ids([screen.pk]) == {screen.pk}
     # The presence cache stops answering (nothing listens where it is).
     printer_settings.CACHES = {"default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -121,4 +122,3 @@ def test_with_presence_unreadable_the_ticket_prints_and_the_job_says_why(printer
         assert b"Burger" in grill.wait_for(1)[0]
     job = PrintJob.objects.get(event_seq=seq)
     assert job.state == JobState.PRINTED and job.note == backup.PRESENCE_UNREADABLE
-    assert screen.pk  # it was online when the cache went away
