@@ -122,3 +122,24 @@ def test_with_presence_unreadable_the_ticket_prints_and_the_job_says_why(printer
         assert b"Burger" in grill.wait_for(1)[0]
     job = PrintJob.objects.get(event_seq=seq)
     assert job.state == JobState.PRINTED and job.note == backup.PRESENCE_UNREADABLE
+
+
+def test_an_acknowledged_ticket_stays_off_paper_until_a_manager_reprints_it(printer_settings, listeners):
+    from django.core.cache import cache
+
+    from ...orders.test_admin import admin_client
+
+    floor, grill = _grill_on_backup(printer_settings, listeners)
+    screen = screens.register(restaurant_id=floor.restaurant.pk, name="Grill 1", station="grill")
+    seq = _fire(floor, "Burger")
+    screens.acknowledge(screen_id=screen.pk, last_event_id=seq)
+    cache.delete(screens.presence_key(screen.pk))  # the screen is gone: the ticket still does not print
+    with running_printers():
+        job = _wait_state(seq, JobState.ON_SCREEN)
+        time.sleep(0.5)
+        assert grill.jobs == []
+        manager = admin_client(floor.manager)
+        assert b"acknowledged by a station screen" in manager.get("/admin/realtime/printjob/").content
+        manager.post("/admin/realtime/printjob/", {"action": "reprint", "_selected_action": [job.pk]})
+        assert grill.wait_for(1)[0] == bytes(job.data)
+    assert _wait_state(seq, JobState.PRINTED).note == "printed as backup: no screen of the station online"
