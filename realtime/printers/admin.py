@@ -37,6 +37,8 @@ class StationPrinterAdmin(TenantScopedAdmin):
             return "disabled"
         if obj.retry_at and obj.last_error:
             return f"DOWN, {obj.waiting} job(s) waiting: {obj.last_error}"
+        if obj.retry_at and obj.waiting:  # only a backup printer waits without an error
+            return f"ok, {obj.waiting} job(s) held while a screen of the station is online"
         return f"ok, {obj.waiting} job(s) waiting" if obj.waiting else "ok"
 
     def save_model(self, request, obj, form, change):

@@ -16,6 +16,7 @@ from realtime.printers import backup
 from realtime.printers.models import JobState, PrintJob, PrintMode
 
 from ...conftest import Floor
+from ...orders.test_admin import admin_client
 from ...live import free_port
 from .conftest import printer_for, running_printers
 from .test_worker import _dish, _order
@@ -71,9 +72,12 @@ def test_nothing_prints_while_a_station_screen_is_online_and_the_unacknowledged_
         missed = _fire(floor, "Steak")
         screens.acknowledge(screen_id=screen.pk, last_event_id=drawn)  # it drew the burger only
         _stay_online([screen.pk], 1.5)
+        screens.mark_present([screen.pk])  # a last refresh: online for the checks below
         assert grill.jobs == []
         assert _wait_state(drawn, JobState.ON_SCREEN).note == "acknowledged by a station screen"
         assert PrintJob.objects.get(event_seq=missed).note == backup.WAITING
+        health = admin_client(floor.manager).get("/admin/realtime/stationprinter/").content
+        assert b"ok, 1 job(s) held while a screen of the station is online" in health
         # The screen stops refreshing (its worker died): its marker expires, the steak prints.
         printed = grill.wait_for(1, timeout=5)
         time.sleep(0.3)
@@ -126,8 +130,6 @@ def test_with_presence_unreadable_the_ticket_prints_and_the_job_says_why(printer
 
 def test_an_acknowledged_ticket_stays_off_paper_until_a_manager_reprints_it(printer_settings, listeners):
     from django.core.cache import cache
-
-    from ...orders.test_admin import admin_client
 
     floor, grill = _grill_on_backup(printer_settings, listeners)
     screen = screens.register(restaurant_id=floor.restaurant.pk, name="Grill 1", station="grill")
