@@ -23,6 +23,7 @@ from ..models import OutboxEvent
 from .models import JobState, StationPrinter
 
 WAITING = "waiting: a screen of the station is online"
+ACKNOWLEDGED = "acknowledged by a station screen"
 REPRINT = "reprint asked for in the admin"
 PRESENCE_UNREADABLE = "printed as backup: screen presence unreadable"
 
@@ -48,9 +49,11 @@ def settle(printer: StationPrinter) -> str | None:
     screens = list(Screen.objects.filter(restaurant_id=printer.restaurant_id, station=printer.station))
     pending = printer.jobs.filter(state=JobState.PENDING)
     seqs = list(pending.values_list("event_seq", flat=True))
-    if screens and seqs:
+    if not seqs:
+        return ""  # nothing to print or hold
+    if screens:
         shown = _acknowledged(printer, screens, seqs)
-        pending.filter(event_seq__in=shown).exclude(note=REPRINT).update(state=JobState.ON_SCREEN, note="acknowledged by a station screen")
+        pending.filter(event_seq__in=shown).exclude(note=REPRINT).update(state=JobState.ON_SCREEN, note=ACKNOWLEDGED)
     try:
         online = online_ids([s.pk for s in screens])
     except ServiceUnavailable:
