@@ -1,5 +1,7 @@
 """Station printers in the managers' admin: the printers (host, port, station, mode) with
-their health, and the print jobs (state, attempts, last error) with reprint."""
+their health, and the print jobs (state, attempts, last error, backup note) with reprint
+(a reprinted job prints even if a screen acknowledged it; on a backup printer, once no
+screen of the station is online)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from django.db.models import Count, Q
 
 from orders.admin.site import TenantScopedAdmin, site
 
+from .backup import REPRINT
 from .models import JobState, PrintJob, StationPrinter
 
 
@@ -34,6 +37,8 @@ class StationPrinterAdmin(TenantScopedAdmin):
             return "disabled"
         if obj.retry_at and obj.last_error:
             return f"DOWN, {obj.waiting} job(s) waiting: {obj.last_error}"
+        if obj.retry_at and obj.waiting:  # only a backup printer waits without an error
+            return f"ok, {obj.waiting} job(s) held while a screen of the station is online"
         return f"ok, {obj.waiting} job(s) waiting" if obj.waiting else "ok"
 
     def save_model(self, request, obj, form, change):
@@ -51,12 +56,12 @@ class StationPrinterAdmin(TenantScopedAdmin):
 @admin.register(PrintJob, site=site)
 class PrintJobAdmin(TenantScopedAdmin):
     restaurant_path = "printer__restaurant"
-    list_display = ["event_seq", "kind", "summary", "printer", "state", "attempt_count", "last_error", "printed_at"]
+    list_display = ["event_seq", "kind", "summary", "printer", "state", "attempt_count", "last_error", "note", "printed_at"]
     list_filter = ["state", "kind"]
     list_select_related = ["printer"]
     readonly_fields = [
         "printer", "event_seq", "kind", "summary", "state", "attempt_count", "first_attempt_at",
-        "last_attempt_at", "printed_at", "last_error", "created_at", "size",
+        "last_attempt_at", "printed_at", "last_error", "note", "created_at", "size",
     ]
     fields = readonly_fields
     actions = ["reprint"]
@@ -79,6 +84,6 @@ class PrintJobAdmin(TenantScopedAdmin):
 
     @admin.action(description="Print selected jobs again", permissions=["view"])
     def reprint(self, request, queryset):
-        count = queryset.update(state=JobState.PENDING, first_attempt_at=None, printed_at=None)
+        count = queryset.update(state=JobState.PENDING, first_attempt_at=None, printed_at=None, note=REPRINT)
         StationPrinter.objects.filter(pk__in=queryset.values("printer_id")).update(retry_at=None)
         self.message_user(request, f"{count} job(s) queued to print again.", messages.SUCCESS)

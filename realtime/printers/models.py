@@ -15,8 +15,7 @@ from ..leasing import Leased
 
 class PrintMode(models.TextChoices):
     ALWAYS = "always", "always"
-    # Until screen presence exists, "backup" prints like "always" (docs/integrations.md).
-    BACKUP = "backup", "backup (pending: prints always)"
+    BACKUP = "backup", "backup"
 
 
 class StationPrinter(Leased):
@@ -33,8 +32,8 @@ class StationPrinter(Leased):
     )
     mode = models.CharField(
         max_length=16, choices=PrintMode.choices, default=PrintMode.ALWAYS,
-        help_text="always: every slip. backup: only while no screen of the station is online; "
-        "until screen presence exists it prints every slip too.",
+        help_text="always: every slip. backup: only the slips no screen of the station "
+        "acknowledged, once none of them is online (or their presence cannot be read).",
     )
     is_active = models.BooleanField("enabled", default=True)
     cursor = models.BigIntegerField("last event id queued", default=0)
@@ -58,6 +57,7 @@ class JobState(models.TextChoices):
     PENDING = "pending", "pending"
     PRINTED = "printed", "printed"
     FAILED = "failed", "given up"
+    ON_SCREEN = "on_screen", "on screen (not printed)"
 
 
 class JobKind(models.TextChoices):
@@ -81,6 +81,7 @@ class PrintJob(models.Model):
     last_attempt_at = models.DateTimeField(null=True, blank=True)
     printed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=300, blank=True)
+    note = models.CharField(max_length=200, blank=True, help_text="Backup mode: why it printed, waits or did not print.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

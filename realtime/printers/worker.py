@@ -10,6 +10,7 @@ and the next job goes on.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import close_old_connections, transaction
@@ -19,8 +20,8 @@ from django.utils import timezone
 from .. import leasing
 from ..leasing import LeaseLost
 from ..selectors import events_after
-from . import tickets, transport
-from .models import JobState, PrintJob, StationPrinter
+from . import backup, tickets, transport
+from .models import JobState, PrintJob, PrintMode, StationPrinter
 
 logger = logging.getLogger(__name__)
 
@@ -59,8 +60,9 @@ def make_jobs(worker_id: str, printer: StationPrinter) -> None:
     _hold(worker_id, printer.pk, cursor=batch[-1].seq)
 
 
-def _record(worker_id: str, printer: StationPrinter, job: PrintJob, error: str | None) -> None:
+def _record(worker_id: str, printer: StationPrinter, job: PrintJob, error: str | None, note: str) -> None:
     now = timezone.now()
+    job.note = note
     job.attempt_count += 1
     job.first_attempt_at = job.first_attempt_at or now
     job.last_attempt_at = now
@@ -79,7 +81,7 @@ def _record(worker_id: str, printer: StationPrinter, job: PrintJob, error: str |
     with transaction.atomic():
         _hold(worker_id, printer.pk, retry_at=retry_at, last_error=job.last_error)
         job.save(update_fields=[
-            "attempt_count", "first_attempt_at", "last_attempt_at", "last_error", "state", "printed_at",
+            "attempt_count", "first_attempt_at", "last_attempt_at", "last_error", "state", "printed_at", "note",
         ])
 
 
@@ -90,15 +92,23 @@ def print_pending(worker_id: str, printer_id: int, stop=None, resolver=None) -> 
             return
         if printer.retry_at and printer.retry_at > timezone.now():
             return
+        note = ""
+        if printer.mode == PrintMode.BACKUP:
+            note = backup.settle(printer)
+            if note is None:  # a station screen is online: look again shortly
+                _hold(worker_id, printer_id, retry_at=timezone.now() + timedelta(seconds=settings.PRINTER_RETRY_BASE))
+                return
         job = printer.jobs.filter(state=JobState.PENDING).order_by("event_seq").first()
         if job is None:
             return
+        if note == backup.PRESENCE_UNREADABLE:
+            logger.warning("printer %s: screen presence unreadable, printing job %s as backup", printer_id, job.pk)
         try:
             transport.send(printer.host, printer.port, bytes(job.data), resolver or transport.system_resolver)
             error = None
         except (transport.Refused, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"
-        _record(worker_id, printer, job, error)
+        _record(worker_id, printer, job, error, note)
         if error and job.state == JobState.PENDING:
             return  # waits for its retry; the jobs after it too, in order
 
