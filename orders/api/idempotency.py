@@ -29,9 +29,12 @@ HEADER = "Idempotency-Key"
 _VALID_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
+def _cutoff():
+    return timezone.now() - settings.IDEMPOTENCY_KEY_TTL
+
+
 def expired(**lookup):
-    cutoff = timezone.now() - settings.IDEMPOTENCY_KEY_TTL
-    return IdempotencyRecord.objects.filter(created_at__lt=cutoff, **lookup)
+    return IdempotencyRecord.objects.filter(created_at__lt=_cutoff(), **lookup)
 
 
 def _fingerprint(request) -> str:
@@ -59,6 +62,28 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
     return response
 
 
+def _claim(user, key: str, fingerprint: str):
+    """(the new record, None) for a key not seen or past its lifetime, else (None, the stored
+    record). Expired keys are deleted here only when reused, not on every keyed request:
+    `prune_idempotency_keys` deletes the rest."""
+    for _ in range(3):  # insert; the key is expired: delete it, insert again; lost a race
+        try:
+            with transaction.atomic():
+                return IdempotencyRecord.objects.create(
+                    user=user, key=key, fingerprint=fingerprint, response_status=0
+                ), None
+        except IntegrityError:
+            stored = IdempotencyRecord.objects.filter(user=user, key=key).first()
+            if stored is None:
+                continue  # deleted (expired) by a concurrent request or the prune command
+            if stored.created_at >= _cutoff():
+                return None, stored
+            # A key past its lifetime is forgotten: the request runs as new. Deleting it
+            # locks its row, so of two requests reusing it one wins, the other replays.
+            expired(pk=stored.pk).delete()
+    raise IntegrityError(f"{HEADER} {key!r}: could not be claimed")
+
+
 def idempotent(handler):
     """Decorate an APIView's `post` (after authentication has run)."""
 
@@ -75,16 +100,9 @@ def idempotent(handler):
             )
         fingerprint = _fingerprint(request)
         with transaction.atomic():
-            # A key past its lifetime is forgotten: the request runs as new.
-            expired(user=request.user, key=key).delete()
-            try:
-                with transaction.atomic():
-                    record = IdempotencyRecord.objects.create(
-                        user=request.user, key=key, fingerprint=fingerprint, response_status=0
-                    )
-            except IntegrityError:
-                record = IdempotencyRecord.objects.get(user=request.user, key=key)
-                return _replay(record, fingerprint)
+            record, stored = _claim(request.user, key, fingerprint)
+            if stored is not None:
+                return _replay(stored, fingerprint)
             try:
                 response = handler(view, request, *args, **kwargs)
             except Exception as exc:  # noqa: BLE001 - answered by DRF's handler, stored below

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Callable
 
 import pytest
+from django.core.management import call_command
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from orders.models import (
@@ -412,3 +416,37 @@ def test_close_session_replay_after_reopen_does_not_close_the_new_session(floor)
     assert replay_open.status_code == 201
     assert replay_open.json()["id"] == new_id
     assert TableSession.objects.filter(table=floor.table).count() == 2
+
+
+def test_a_key_past_its_lifetime_runs_as_new_and_is_stored_again(floor, settings):
+    client = floor.client(Role.WAITER)
+    body = {"tableSessionId": str(floor.session.pk)}
+    first = post(client, "/api/v1/orders", body, key="old-key")
+    assert first.status_code == 201
+    IdempotencyRecord.objects.filter(key="old-key").update(
+        created_at=timezone.now() - settings.IDEMPOTENCY_KEY_TTL - timedelta(minutes=1)
+    )
+
+    again = post(client, "/api/v1/orders", {**body, "notes": "another body"}, key="old-key")
+    assert again.status_code == 201, again.content
+    assert not again.has_header(REPLAYED)
+    assert again.json()["id"] != first.json()["id"]
+    replay = post(client, "/api/v1/orders", {**body, "notes": "another body"}, key="old-key")
+    assert replay[REPLAYED] == "true"
+    assert replay.json()["id"] == again.json()["id"]
+    assert IdempotencyRecord.objects.filter(key="old-key").count() == 1
+
+
+def test_keys_of_other_requests_past_their_lifetime_are_left_to_the_prune_command(floor, settings):
+    # A keyed request does not delete expired keys (a statement on every POST): the
+    # `prune_idempotency_keys` command does.
+    client = floor.client(Role.WAITER)
+    body = {"tableSessionId": str(floor.session.pk)}
+    assert post(client, "/api/v1/orders", body, key="stale").status_code == 201
+    IdempotencyRecord.objects.update(
+        created_at=timezone.now() - settings.IDEMPOTENCY_KEY_TTL - timedelta(minutes=1)
+    )
+    assert post(client, "/api/v1/orders", body, key="fresh").status_code == 201
+    assert IdempotencyRecord.objects.filter(key="stale").exists()
+    call_command("prune_idempotency_keys", stdout=io.StringIO())
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["fresh"]

@@ -5,6 +5,8 @@ budgets are the REST flow's throughput. They count every statement, BEGIN/COMMIT
 (SQLite does not log them), events and outbox included.
 """
 
+import uuid
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -75,3 +77,27 @@ def test_item_transition_stays_within_its_round_trips(floor):
     # IN_PROGRESS
     assert len(sql) <= 12, sql
     assert not any("orders_restaurant" in q.split("FROM")[1].split()[0] for q in sql if " FROM " in q), sql
+
+
+def test_idempotency_key_costs_two_statements_per_request(floor):
+    # POS clients send a key on every POST: the record's insert and its answer, nothing else
+    # (expired keys are pruned by a command, not on every keyed request). bench/instructions.py
+    # counts the same flow.
+    waiter, kitchen = floor.client(Role.WAITER), floor.client(Role.KITCHEN)
+
+    def keyed(client, path, body=None):
+        with CaptureQueriesContext(connection) as captured:
+            response = client.post(path, body or {}, format="json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex)
+        assert response.status_code in (200, 201), response.content
+        return response.json(), _statements(captured)
+
+    order, create_sql = keyed(waiter, "/api/v1/orders", {"tableSessionId": str(floor.session.pk)})
+    _, add_sql = keyed(waiter, f"/api/v1/orders/{order['id']}/items", {"name": "Soup", "qty": 2, "unitPrice": "4.50"})
+    _, confirm_sql = keyed(waiter, f"/api/v1/orders/{order['id']}/confirm")
+    item = floor.order(status=OrderStatus.CONFIRMED, items=2).items.order_by("created_at").first()
+    _, move_sql = keyed(kitchen, f"/api/v1/orders/{item.order_id}/items/{item.pk}/status", {"status": ItemStatus.IN_PROGRESS})
+    assert len(create_sql) <= 5 + 2, create_sql
+    assert len(add_sql) <= 6 + 2, add_sql
+    assert len(confirm_sql) <= 12 + 2, confirm_sql
+    assert len(move_sql) <= 11 + 2, move_sql
+    assert not any(q.startswith("DELETE") for q in create_sql + add_sql + confirm_sql + move_sql)
