@@ -100,14 +100,15 @@ def slow_derivation(monkeypatch):
     would pass by luck. With correct locking the second move waits for the first to commit,
     so the delay changes only timing, never outcomes.
     """
-    original = services.derive_order_status
+    # Patched where the services call it (orders/services/rules.py re-derives every order).
+    original = services.rules.derive_order_status
 
     def slow(item_statuses):
         statuses = list(item_statuses)
         time.sleep(0.03)
         return original(statuses)
 
-    monkeypatch.setattr(services, "derive_order_status", slow)
+    monkeypatch.setattr(services.rules, "derive_order_status", slow)
 
 
 def status_url(order, item):

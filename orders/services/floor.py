@@ -1,0 +1,63 @@
+"""Table sessions: seating a party and closing its session."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from ..errors import Conflict, IllegalTransition, NotFound
+from ..models import Table, TableSession, TableSessionStatus, User
+from .rules import (
+    _FLOOR,
+    FINAL_ORDER_STATUSES,
+    _require_role,
+    _require_same_restaurant,
+    _lock_session,
+    _validated,
+)
+
+
+# --- Table sessions ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def table_session_open(*, actor: User, table: Table, guests: int | None = None) -> TableSession:
+    _require_role(actor, _FLOOR, "seat a table")
+    try:
+        table = Table.objects.select_for_update().get(pk=table.pk)
+    except Table.DoesNotExist:
+        raise NotFound("Table not found.") from None
+    _require_same_restaurant(actor, table.restaurant_id)
+    if not table.active:
+        raise Conflict(f"Table {table.name} is not in service.")
+    if TableSession.objects.filter(table=table, status=TableSessionStatus.OPEN).exists():
+        raise Conflict(f"Table {table.name} already has an open session.")
+    session = TableSession(table=table, guests=guests, opened_by=actor)
+    _validated(session, exclude=["table", "opened_by"])
+    try:
+        with transaction.atomic():
+            session.save()
+    except IntegrityError:
+        # The one-open-session constraint is the last word if the row lock was bypassed.
+        raise Conflict(f"Table {table.name} already has an open session.") from None
+    return session
+
+
+@transaction.atomic
+def table_session_close(*, actor: User, session: TableSession) -> TableSession:
+    _require_role(actor, _FLOOR, "close a table session")
+    session = _lock_session(actor, session.pk)
+    if session.status != TableSessionStatus.OPEN:
+        raise IllegalTransition(
+            kind="table session", current=session.status, target=TableSessionStatus.CLOSED
+        )
+    open_orders = session.orders.exclude(status__in=FINAL_ORDER_STATUSES).count()
+    if open_orders:
+        raise Conflict(
+            f"Table session has {open_orders} open order(s): serve or cancel them before "
+            "closing it."
+        )
+    session.status = TableSessionStatus.CLOSED
+    session.closed_at = session.updated_at = timezone.now()
+    session.save(update_fields=["status", "closed_at", "updated_at"])
+    return session
