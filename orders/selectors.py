@@ -101,15 +101,29 @@ def order_ref(*, restaurant: Restaurant, order_id) -> Order:
     return _get(Order.objects.filter(restaurant=restaurant), "Order", pk=order_id)
 
 
-def order_with_items(*, restaurant: Restaurant, order: Order) -> Order:
-    """An order a service just returned, with its items loaded for rendering: one query,
-    instead of reading the order again."""
+def order_with_items(
+    *, restaurant: Restaurant, order: Order, created: bool = False, confirmed: bool = False
+) -> Order:
+    """An order a service just returned, loaded for rendering without reading the order again.
+
+    Reads its items (one query) unless the service returned them with it (a prefetch already
+    done is not repeated: Django's `prefetch_related_objects`), and the screens of `seenBy`
+    (one query) once it was confirmed. What the caller knows is not read:
+    `created`: the order was created by this request, so it has no items;
+    `confirmed`: it was confirmed by this request, so no screen can have acknowledged its
+    ticket yet (the ticket event is published after the commit)."""
     if order.restaurant_id != restaurant.pk:
         raise NotFound("Order not found.")
-    prefetch_related_objects(
-        [order], _items_in_order(), *([_screen_deliveries()] if order.confirmed_at else [])
-    )
+    lookups = [_nothing("items", OrderItem) if created else _items_in_order()]
+    if order.confirmed_at:
+        lookups.append(_nothing("screen_deliveries", ScreenDelivery) if confirmed else _screen_deliveries())
+    prefetch_related_objects([order], *lookups)
     return order
+
+
+def _nothing(lookup: str, model) -> Prefetch:
+    """A relation known to be empty, cached as such without a query (`none()` is not run)."""
+    return Prefetch(lookup, queryset=model.objects.none())
 
 
 def order_item_get(*, restaurant: Restaurant, order_id, item_id) -> OrderItem:

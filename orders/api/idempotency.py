@@ -15,9 +15,11 @@ import hashlib
 import json
 import re
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, connection, transaction
+from django.db.models import JSONField, Value
+from django.db.models.functions import Cast
 from django.utils import timezone
 from rest_framework.response import Response
 
@@ -62,26 +64,69 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> Response:
     return response
 
 
+def _insert(user, key: str, fingerprint: str) -> int | None:
+    """The new record's id, or None when the user's key is taken: one statement
+    (`INSERT … ON CONFLICT DO NOTHING RETURNING`, PostgreSQL and SQLite), where the ORM's
+    insert needs a savepoint around it to survive the unique violation. `bulk_create` with
+    `ignore_conflicts` does not say whether the row was inserted."""
+    meta = IdempotencyRecord._meta
+    values = {
+        "user": user.pk, "key": key, "fingerprint": fingerprint, "response_status": 0,
+        "created_at": timezone.now(),
+    }
+    fields = [meta.get_field(name) for name in values]
+    quote = connection.ops.quote_name
+    unique = ", ".join(quote(meta.get_field(name).column) for name in _UNIQUE.fields)
+    sql = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({unique}) DO NOTHING RETURNING {quote(meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [f.get_db_prep_save(values[f.name], connection) for f in fields])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+_UNIQUE = next(
+    c for c in IdempotencyRecord._meta.constraints if c.name == "idempotency_key_unique_per_user"
+)
+
+
 def _claim(user, key: str, fingerprint: str):
-    """(the new record, None) for a key not seen or past its lifetime, else (None, the stored
-    record). Expired keys are deleted here only when reused, not on every keyed request:
-    `prune_idempotency_keys` deletes the rest."""
+    """(the new record's id, None) for a key not seen or past its lifetime, else (None, the
+    stored record). A concurrent request holding the key uncommitted makes the insert wait
+    for it (the unique index), then find its record. Expired keys are deleted here only when
+    reused, not on every keyed request: `prune_idempotency_keys` deletes the rest."""
     for _ in range(3):  # insert; the key is expired: delete it, insert again; lost a race
-        try:
-            with transaction.atomic():
-                return IdempotencyRecord.objects.create(
-                    user=user, key=key, fingerprint=fingerprint, response_status=0
-                ), None
-        except IntegrityError:
-            stored = IdempotencyRecord.objects.filter(user=user, key=key).first()
-            if stored is None:
-                continue  # deleted (expired) by a concurrent request or the prune command
-            if stored.created_at >= _cutoff():
-                return None, stored
-            # A key past its lifetime is forgotten: the request runs as new. Deleting it
-            # locks its row, so of two requests reusing it one wins, the other replays.
-            expired(pk=stored.pk).delete()
+        record_id = _insert(user, key, fingerprint)
+        if record_id is not None:
+            return record_id, None
+        stored = IdempotencyRecord.objects.filter(user=user, key=key).first()
+        if stored is None:
+            continue  # deleted (expired) by a concurrent request or the prune command
+        if stored.created_at >= _cutoff():
+            return None, stored
+        # A key past its lifetime is forgotten: the request runs as new. Deleting it
+        # locks its row, so of two requests reusing it one wins, the other replays.
+        expired(pk=stored.pk).delete()
     raise IntegrityError(f"{HEADER} {key!r}: could not be claimed")
+
+
+def _rendered_body(view, request, response: Response) -> Cast | None:
+    """The answer rendered now, as DRF renders it once the view returns (`finalize_response`
+    sets the same renderer and context, and a rendered response is not rendered again), and
+    stored as that text: the data is encoded once, for the client and the record both.
+
+    The record keeps the camelCase the client got; replaying renders it through the same
+    camelCasing renderer, which leaves camelCase keys as they are."""
+    response.accepted_renderer = request.accepted_renderer
+    response.accepted_media_type = request.accepted_media_type
+    response.renderer_context = view.get_renderer_context()
+    response.render()
+    if not response.content:
+        return None
+    return Cast(Value(response.content.decode(response.charset)), output_field=JSONField())
 
 
 def idempotent(handler):
@@ -100,7 +145,7 @@ def idempotent(handler):
             )
         fingerprint = _fingerprint(request)
         with transaction.atomic():
-            record, stored = _claim(request.user, key, fingerprint)
+            record_id, stored = _claim(request.user, key, fingerprint)
             if stored is not None:
                 return _replay(stored, fingerprint)
             try:
@@ -110,9 +155,10 @@ def idempotent(handler):
             if response.status_code >= 500:
                 transaction.set_rollback(True)
                 return response
-            record.response_status = response.status_code
-            record.response_body = json.loads(json.dumps(response.data, cls=DjangoJSONEncoder))
-            record.save(update_fields=["response_status", "response_body"])
+            IdempotencyRecord.objects.filter(pk=record_id).update(
+                response_status=response.status_code,
+                response_body=_rendered_body(view, request, response),
+            )
             return response
 
     return wrapper

@@ -137,7 +137,7 @@ class TableSessionOpenView(RestaurantScopedMixin, APIView):
         data = validated(s.TableSessionOpenSerializer, request)
         table = selectors.table_get(restaurant=self.restaurant, table_id=table_id)
         session = services.table_session_open(actor=request.user, table=table, **data)
-        return Response(s.TableSessionSerializer(session).data, status=status.HTTP_201_CREATED)
+        return Response(s.represent(s.TableSessionSerializer, session), status=status.HTTP_201_CREATED)
 
 
 @extend_schema_view(get=extend_schema(responses={200: s.TableSessionSerializer, **_LIST}))
@@ -153,7 +153,7 @@ class TableSessionDetailView(RestaurantScopedMixin, APIView):
     @extend_schema(responses={200: s.TableSessionSerializer, **_READ})
     def get(self, request, session_id):
         session = selectors.table_session_get(restaurant=self.restaurant, session_id=session_id)
-        return Response(s.TableSessionSerializer(session).data)
+        return Response(s.represent(s.TableSessionSerializer, session))
 
 
 class TableSessionCloseView(RestaurantScopedMixin, APIView):
@@ -165,7 +165,7 @@ class TableSessionCloseView(RestaurantScopedMixin, APIView):
     def post(self, request, session_id):
         session = selectors.table_session_get(restaurant=self.restaurant, session_id=session_id)
         session = services.table_session_close(actor=request.user, session=session)
-        return Response(s.TableSessionSerializer(session).data)
+        return Response(s.represent(s.TableSessionSerializer, session))
 
 
 # --- Menu -------------------------------------------------------------------------------------
@@ -198,7 +198,7 @@ class MenuItemAvailabilityView(RestaurantScopedMixin, APIView):
             available_again_at=data.get("available_again_at", services.UNSET),
         )
         menu_item = selectors.menu_item_rendered(restaurant=self.restaurant, menu_item=menu_item)
-        return Response(s.MenuItemSerializer(menu_item).data)
+        return Response(s.represent(s.MenuItemSerializer, menu_item))
 
 
 # --- Orders -----------------------------------------------------------------------------------
@@ -232,10 +232,11 @@ class OrderScopedMixin(RestaurantScopedMixin):
     def _item(self, order_id, item_id):
         return selectors.order_item_get(restaurant=self.restaurant, order_id=order_id, item_id=item_id)
 
-    def _render(self, order, code=status.HTTP_200_OK):
-        """The order as the service committed it, items included."""
-        order = selectors.order_with_items(restaurant=self.restaurant, order=order)
-        return Response(s.OrderSerializer(order).data, status=code)
+    def _render(self, order, code=status.HTTP_200_OK, **known):
+        """The order as the service committed it, items included; `known`: what this request
+        did to it (`selectors.order_with_items`), which need not be read."""
+        order = selectors.order_with_items(restaurant=self.restaurant, order=order, **known)
+        return Response(s.represent(s.OrderSerializer, order), status=code)
 
 
 @extend_schema_view(get=extend_schema(responses={200: s.OrderSerializer, **_LIST}))
@@ -259,13 +260,13 @@ class OrderListCreateView(OrderScopedMixin, generics.ListAPIView):
         order = services.order_create(
             actor=request.user, table_session=session, notes=data.get("notes", "")
         )
-        return self._render(order, status.HTTP_201_CREATED)
+        return self._render(order, status.HTTP_201_CREATED, created=True)
 
 
 class OrderDetailView(OrderScopedMixin, APIView):
     @extend_schema(responses={200: s.OrderSerializer, **_READ})
     def get(self, request, order_id):
-        return Response(s.OrderSerializer(self._order(order_id)).data)
+        return Response(s.represent(s.OrderSerializer, self._order(order_id)))
 
 
 class OrderConfirmView(OrderScopedMixin, APIView):
@@ -275,7 +276,7 @@ class OrderConfirmView(OrderScopedMixin, APIView):
     @idempotent
     def post(self, request, order_id):
         order = services.order_confirm(actor=request.user, order=self._order_ref(order_id))
-        return self._render(order)
+        return self._render(order, confirmed=True)
 
 
 class OrderCancelView(OrderScopedMixin, APIView):
@@ -313,13 +314,13 @@ class OrderItemCreateView(OrderScopedMixin, APIView):
                 restaurant=self.restaurant, menu_item_id=menu_item_id
             )
         item = services.order_item_add(actor=request.user, order=order, **data)
-        return Response(s.OrderItemDetailSerializer(item).data, status=status.HTTP_201_CREATED)
+        return Response(s.represent(s.OrderItemDetailSerializer, item), status=status.HTTP_201_CREATED)
 
 
 class OrderItemDetailView(OrderScopedMixin, APIView):
     @extend_schema(responses={200: s.OrderItemDetailSerializer, **_READ})
     def get(self, request, order_id, item_id):
-        return Response(s.OrderItemDetailSerializer(self._item(order_id, item_id)).data)
+        return Response(s.represent(s.OrderItemDetailSerializer, self._item(order_id, item_id)))
 
     @extend_schema(request=s.OrderItemUpdateSerializer, responses={200: s.OrderItemDetailSerializer, **_WRITE})
     def patch(self, request, order_id, item_id):
@@ -327,7 +328,7 @@ class OrderItemDetailView(OrderScopedMixin, APIView):
         item = services.order_item_update(
             actor=request.user, item=self._item(order_id, item_id), **changes
         )
-        return Response(s.OrderItemDetailSerializer(item).data)
+        return Response(s.represent(s.OrderItemDetailSerializer, item))
 
     @extend_schema(responses={204: None, **_WRITE})
     def delete(self, request, order_id, item_id):
@@ -349,7 +350,7 @@ class OrderItemStatusView(OrderScopedMixin, APIView):
             actor=request.user, item=self._item(order_id, item_id), status=data["status"],
             expected_status=data.get("expected_status"), reason=data.get("reason", ""),
         )
-        return Response(s.OrderItemDetailSerializer(item).data)
+        return Response(s.represent(s.OrderItemDetailSerializer, item))
 
 
 class OrderItemAcknowledgeAllergyView(OrderScopedMixin, APIView):
@@ -364,7 +365,7 @@ class OrderItemAcknowledgeAllergyView(OrderScopedMixin, APIView):
         item = services.item_acknowledge_allergy(
             actor=request.user, item=self._item(order_id, item_id)
         )
-        return Response(s.OrderItemDetailSerializer(item).data)
+        return Response(s.represent(s.OrderItemDetailSerializer, item))
 
 
 class OrderActionView(OrderScopedMixin, APIView):
@@ -428,14 +429,14 @@ class KitchenBoardView(RestaurantScopedMixin, APIView):
             "stations_down": stations_down(restaurant.pk),
             "tickets": selectors.kitchen_tickets(restaurant=restaurant),
         }
-        return Response(s.KitchenBoardSerializer(board).data)
+        return Response(s.represent(s.KitchenBoardSerializer, board))
 
 
 class KitchenTicketView(RestaurantScopedMixin, APIView):
     @extend_schema(responses={200: s.KitchenTicketSerializer, **_READ})
     def get(self, request, order_id):
         ticket = selectors.kitchen_ticket_get(restaurant=self.restaurant, order_id=order_id)
-        return Response(s.KitchenTicketSerializer(ticket).data)
+        return Response(s.represent(s.KitchenTicketSerializer, ticket))
 
 
 class OrderBumpView(OrderScopedMixin, APIView):
