@@ -64,10 +64,11 @@ class Racers:
             connection.close()
 
     def race(self, *calls):
-        """POST each (user, url, body) from its own thread at once; responses in call order."""
+        """POST each (user, url, body[, headers]) from its own thread at once; responses in
+        call order."""
         assert len(calls) == self.count
-        for inbox, (user, url, body) in zip(self.inboxes, calls, strict=True):
-            inbox.put((auth_header(user), url, body))
+        for inbox, (user, url, body, *headers) in zip(self.inboxes, calls, strict=True):
+            inbox.put(({**auth_header(user), **(headers[0] if headers else {})}, url, body))
         responses = [None] * self.count
         for _ in range(self.count):
             index, response, error = self.results.get(timeout=30)  # a hang means a deadlock
@@ -321,3 +322,21 @@ def test_two_adds_racing_for_the_last_portion_exactly_one_wins(racers, tx_floor)
         dish.refresh_from_db()
         assert (dish.available, dish.remaining) == (False, 0)
         assert OrderItem.objects.filter(order__in=orders).count() == 1
+
+
+def test_one_idempotency_key_sent_twice_at_once_runs_once(racers, tx_floor):
+    # The second insert of the key waits on the unique index for the first request to commit,
+    # then finds its record and replays its answer.
+    body = {"tableSessionId": str(tx_floor.session.pk)}
+    for round_ in range(ROUNDS):
+        key = {"HTTP_IDEMPOTENCY_KEY": f"race-{round_}"}
+        before = Order.objects.filter(table_session=tx_floor.session).count()
+
+        responses = racers.race(
+            (tx_floor.waiter, "/api/v1/orders", body, key), (tx_floor.waiter, "/api/v1/orders", body, key)
+        )
+
+        assert [r.status_code for r in responses] == [201, 201], [r.content for r in responses]
+        assert sorted(r.get("Idempotent-Replayed", "") for r in responses) == ["", "true"]
+        assert responses[0].json() == responses[1].json()
+        assert Order.objects.filter(table_session=tx_floor.session).count() == before + 1

@@ -50,17 +50,19 @@ def test_create_add_confirm_flow_stays_within_its_round_trips(floor):
     assert confirmed.status_code == 200, confirmed.content
     assert confirmed.json()["status"] == OrderStatus.CONFIRMED
     assert confirmed.json()["total"] == "9.00"
-    # user+restaurant, session, lock session, insert, its history entry, items of the answer
-    assert len(create_sql) <= 6, create_sql
+    # user+restaurant, session, lock session, insert, its history entry (a new order has no
+    # items: the answer reads none)
+    assert len(create_sql) <= 5, create_sql
+    assert not any("orders_orderitem" in q for q in create_sql), create_sql
     # user+restaurant, order, lock order, the order's lines (bounds of the order total and
     # line count, and which courses are fired), insert item, its history entry, touch order
     assert len(add_sql) <= 7, add_sql
-    # user+restaurant, order, lock, has items, update, items for order.new, 2 x (seq, outbox),
-    # items of the answer
     # user+restaurant, order, lock, fire the lowest course (which also tells whether it has
     # items), the day's last ticket number, update, its history entry, items for order.new,
-    # 2 x (seq, outbox), items and screens (seenBy) of the answer
-    assert len(confirm_sql) <= 14, confirm_sql
+    # 2 x (seq, outbox), items of the answer (no screen can have seen a ticket sent on commit:
+    # seenBy reads nothing)
+    assert len(confirm_sql) <= 13, confirm_sql
+    assert not any("orders_screendelivery" in q for q in confirm_sql), confirm_sql
 
 
 def test_item_transition_stays_within_its_round_trips(floor):
@@ -81,14 +83,16 @@ def test_item_transition_stays_within_its_round_trips(floor):
 
 def test_idempotency_key_costs_two_statements_per_request(floor):
     # POS clients send a key on every POST: the record's insert and its answer, nothing else
-    # (expired keys are pruned by a command, not on every keyed request). bench/instructions.py
-    # counts the same flow.
+    # (expired keys are pruned by a command, not on every keyed request), and no savepoint
+    # around the insert (ON CONFLICT DO NOTHING). bench/instructions.py counts the same flow.
     waiter, kitchen = floor.client(Role.WAITER), floor.client(Role.KITCHEN)
 
     def keyed(client, path, body=None):
         with CaptureQueriesContext(connection) as captured:
             response = client.post(path, body or {}, format="json", HTTP_IDEMPOTENCY_KEY=uuid.uuid4().hex)
         assert response.status_code in (200, 201), response.content
+        claim = [q["sql"] for q in captured.captured_queries if not q["sql"].startswith("SELECT")][:3]
+        assert claim[0] == "BEGIN" and claim[1].startswith("INSERT INTO \"orders_idempotencyrecord\""), claim
         return response.json(), _statements(captured)
 
     order, create_sql = keyed(waiter, "/api/v1/orders", {"tableSessionId": str(floor.session.pk)})
@@ -96,8 +100,8 @@ def test_idempotency_key_costs_two_statements_per_request(floor):
     _, confirm_sql = keyed(waiter, f"/api/v1/orders/{order['id']}/confirm")
     item = floor.order(status=OrderStatus.CONFIRMED, items=2).items.order_by("created_at").first()
     _, move_sql = keyed(kitchen, f"/api/v1/orders/{item.order_id}/items/{item.pk}/status", {"status": ItemStatus.IN_PROGRESS})
-    assert len(create_sql) <= 6 + 2, create_sql
+    assert len(create_sql) <= 5 + 2, create_sql
     assert len(add_sql) <= 7 + 2, add_sql
-    assert len(confirm_sql) <= 14 + 2, confirm_sql
+    assert len(confirm_sql) <= 13 + 2, confirm_sql
     assert len(move_sql) <= 12 + 2, move_sql
     assert not any(q.startswith("DELETE") for q in create_sql + add_sql + confirm_sql + move_sql)
