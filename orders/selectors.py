@@ -102,28 +102,20 @@ def order_ref(*, restaurant: Restaurant, order_id) -> Order:
 
 
 def order_with_items(
-    *, restaurant: Restaurant, order: Order, created: bool = False, confirmed: bool = False
+    *, restaurant: Restaurant, order: Order, items: bool = True, screens: bool = True
 ) -> Order:
-    """An order a service just returned, loaded for rendering without reading the order again.
-
-    Reads its items (one query) unless the service returned them with it (a prefetch already
-    done is not repeated: Django's `prefetch_related_objects`), and the screens of `seenBy`
-    (one query) once it was confirmed. What the caller knows is not read:
-    `created`: the order was created by this request, so it has no items;
-    `confirmed`: it was confirmed by this request, so no screen can have acknowledged its
-    ticket yet (the ticket event is published after the commit)."""
+    """An order a service just returned, loaded for rendering without reading the order again:
+    its items (one query) unless the service returned them with it (a prefetch already done is
+    not repeated: Django's `prefetch_related_objects`), and once confirmed the screens of
+    `seenBy` (one query). `items`/`screens` False: the caller knows them (none) and does not
+    read them."""
     if order.restaurant_id != restaurant.pk:
         raise NotFound("Order not found.")
-    lookups = [_nothing("items", OrderItem) if created else _items_in_order()]
-    if order.confirmed_at:
-        lookups.append(_nothing("screen_deliveries", ScreenDelivery) if confirmed else _screen_deliveries())
+    lookups = [_items_in_order()] if items else []
+    if screens and order.confirmed_at:
+        lookups.append(_screen_deliveries())
     prefetch_related_objects([order], *lookups)
     return order
-
-
-def _nothing(lookup: str, model) -> Prefetch:
-    """A relation known to be empty, cached as such without a query (`none()` is not run)."""
-    return Prefetch(lookup, queryset=model.objects.none())
 
 
 def order_item_get(*, restaurant: Restaurant, order_id, item_id) -> OrderItem:

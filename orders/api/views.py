@@ -19,6 +19,7 @@ from restaurant.tenancy import RestaurantScopedMixin
 
 from .. import auth_services, history, selectors, services
 from ..screens import stations_down
+from . import representations as r
 from . import serializers as s
 from .filters import MenuItemFilter, OrderFilter, TableFilter, TableSessionFilter
 from .idempotency import idempotent
@@ -232,11 +233,17 @@ class OrderScopedMixin(RestaurantScopedMixin):
     def _item(self, order_id, item_id):
         return selectors.order_item_get(restaurant=self.restaurant, order_id=order_id, item_id=item_id)
 
-    def _render(self, order, code=status.HTTP_200_OK, **known):
-        """The order as the service committed it, items included; `known`: what this request
-        did to it (`selectors.order_with_items`), which need not be read."""
-        order = selectors.order_with_items(restaurant=self.restaurant, order=order, **known)
-        return Response(s.represent(s.OrderSerializer, order), status=code)
+    def _render(self, order, code=status.HTTP_200_OK, *, created=False, confirmed=False):
+        """The order as the service committed it, items included. What this request did to
+        it is not read back: an order it `created` has no items, and no screen can have
+        acknowledged the ticket of one it `confirmed` (the ticket is published after the
+        commit)."""
+        unseen = created or confirmed
+        order = selectors.order_with_items(
+            restaurant=self.restaurant, order=order, items=not created, screens=not unseen
+        )
+        data = r.order_json(order, items=[] if created else None, seen=[] if unseen else None)
+        return Response(data, status=code)
 
 
 @extend_schema_view(get=extend_schema(responses={200: s.OrderSerializer, **_LIST}))
@@ -246,6 +253,14 @@ class OrderListCreateView(OrderScopedMixin, generics.ListAPIView):
 
     def get_queryset(self):
         return selectors.order_list(restaurant=self.restaurant)
+
+    def list(self, request, *args, **kwargs):
+        """ListAPIView's, rendering each order as `representations.order_json`."""
+        orders = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(orders)
+        if page is None:
+            return Response([r.order_json(o) for o in orders])
+        return self.get_paginated_response([r.order_json(o) for o in page])
 
     @extend_schema(
         request=s.OrderCreateSerializer, responses={201: s.OrderSerializer, **_WRITE},
@@ -266,7 +281,7 @@ class OrderListCreateView(OrderScopedMixin, generics.ListAPIView):
 class OrderDetailView(OrderScopedMixin, APIView):
     @extend_schema(responses={200: s.OrderSerializer, **_READ})
     def get(self, request, order_id):
-        return Response(s.represent(s.OrderSerializer, self._order(order_id)))
+        return Response(r.order_json(self._order(order_id)))
 
 
 class OrderConfirmView(OrderScopedMixin, APIView):
@@ -314,13 +329,13 @@ class OrderItemCreateView(OrderScopedMixin, APIView):
                 restaurant=self.restaurant, menu_item_id=menu_item_id
             )
         item = services.order_item_add(actor=request.user, order=order, **data)
-        return Response(s.represent(s.OrderItemDetailSerializer, item), status=status.HTTP_201_CREATED)
+        return Response(r.item_json(item), status=status.HTTP_201_CREATED)
 
 
 class OrderItemDetailView(OrderScopedMixin, APIView):
     @extend_schema(responses={200: s.OrderItemDetailSerializer, **_READ})
     def get(self, request, order_id, item_id):
-        return Response(s.represent(s.OrderItemDetailSerializer, self._item(order_id, item_id)))
+        return Response(r.item_json(self._item(order_id, item_id)))
 
     @extend_schema(request=s.OrderItemUpdateSerializer, responses={200: s.OrderItemDetailSerializer, **_WRITE})
     def patch(self, request, order_id, item_id):
@@ -328,7 +343,7 @@ class OrderItemDetailView(OrderScopedMixin, APIView):
         item = services.order_item_update(
             actor=request.user, item=self._item(order_id, item_id), **changes
         )
-        return Response(s.represent(s.OrderItemDetailSerializer, item))
+        return Response(r.item_json(item))
 
     @extend_schema(responses={204: None, **_WRITE})
     def delete(self, request, order_id, item_id):
@@ -350,7 +365,7 @@ class OrderItemStatusView(OrderScopedMixin, APIView):
             actor=request.user, item=self._item(order_id, item_id), status=data["status"],
             expected_status=data.get("expected_status"), reason=data.get("reason", ""),
         )
-        return Response(s.represent(s.OrderItemDetailSerializer, item))
+        return Response(r.item_json(item))
 
 
 class OrderItemAcknowledgeAllergyView(OrderScopedMixin, APIView):
@@ -365,7 +380,7 @@ class OrderItemAcknowledgeAllergyView(OrderScopedMixin, APIView):
         item = services.item_acknowledge_allergy(
             actor=request.user, item=self._item(order_id, item_id)
         )
-        return Response(s.represent(s.OrderItemDetailSerializer, item))
+        return Response(r.item_json(item))
 
 
 class OrderActionView(OrderScopedMixin, APIView):

@@ -14,6 +14,7 @@ from django.utils import timezone
 from djangorestframework_camel_case.render import CamelCaseJSONRenderer
 
 from orders import selectors
+from orders.api import representations as r
 from orders.api import serializers as s
 from orders.models import ItemStatus, OrderItem, OrderStatus, Role
 from orders.screens import Screen, ScreenDelivery
@@ -82,20 +83,41 @@ def rich_order(floor, dish, status=OrderStatus.IN_PROGRESS):
     return order
 
 
-def test_shared_serializers_render_what_fresh_ones_do(floor, dish):
-    orders = [rich_order(floor, dish), floor.order(status=OrderStatus.DRAFT, items=1, notes="")]
+def test_written_out_answers_are_what_the_serializers_render(floor, dish):
+    orders = [
+        rich_order(floor, dish), floor.order(status=OrderStatus.DRAFT, items=1, notes=""),
+        floor.order(status=OrderStatus.CANCELLED, items=0),
+    ]
     for order in orders * 2:  # a shared serializer keeps nothing of the previous answer
         order = selectors.order_get(restaurant=floor.restaurant, order_id=order.pk)
-        assert rendered(s.represent(s.OrderSerializer, order)) == rendered(s.OrderSerializer(order).data)
-        for item in order.items.all():
-            assert rendered(s.represent(s.OrderItemDetailSerializer, item)) == rendered(
-                s.OrderItemDetailSerializer(item).data
-            )
-    orders = list(selectors.order_list(restaurant=floor.restaurant))
-    assert rendered(s.represent(s.OrderSerializer, orders, many=True)) == rendered(
-        s.OrderSerializer(orders, many=True).data
+        expected = rendered(s.OrderSerializer(order).data)
+        assert rendered(r.order_json(order)) == expected
+        assert rendered(s.represent(s.OrderSerializer, order)) == expected
+        items = list(order.items.all())
+        assert rendered(r.order_json(order, items=items, seen=s.seen_by(order))) == expected
+        for item in items:
+            expected = rendered(s.OrderItemDetailSerializer(item).data)
+            assert rendered(r.item_json(item)) == expected
+            assert rendered(s.represent(s.OrderItemDetailSerializer, item)) == expected
+    shown = selectors.order_get(restaurant=floor.restaurant, order_id=orders[0].pk)
+    assert b'"seenBy":[{"screenId"' in rendered(r.order_json(shown))
+    assert b'"total":"3000006.32"' in rendered(r.order_json(shown))  # the void is not counted
+    listed = list(selectors.order_list(restaurant=floor.restaurant))
+    assert rendered(s.represent(s.OrderSerializer, listed, many=True)) == rendered(
+        s.OrderSerializer(listed, many=True).data
     )
-    assert b'"seenBy":[{"screenId"' in rendered(s.represent(s.OrderSerializer, orders[0]))
+
+
+def test_an_item_with_every_optional_field_empty_is_rendered_alike(floor):
+    order = floor.order(status=OrderStatus.DRAFT, items=0)
+    item = OrderItemFactory(
+        order=order, station="", notes="", seat=None, menu_item=None, modifiers=[], allergens=[],
+        allergies=[], fired_at=None, unit_price=Decimal("0.00"),
+    )
+    item = OrderItem.objects.get(pk=item.pk)
+    assert rendered(r.item_json(item)) == rendered(s.OrderItemDetailSerializer(item).data)
+    fresh = selectors.order_get(restaurant=floor.restaurant, order_id=order.pk)
+    assert rendered(r.order_json(fresh)) == rendered(s.OrderSerializer(fresh).data)
 
 
 @pytest.mark.parametrize("keyed", [False, True], ids=["unkeyed", "keyed"])
