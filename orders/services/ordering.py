@@ -61,13 +61,18 @@ def order_create(*, actor: User, table_session: TableSession, notes: str = "") -
 @transaction.atomic
 def order_confirm(*, actor: User, order: Order) -> Order:
     now = timezone.now()
-    restaurant = _restaurant_of(actor, order)
-    day = timezone.localdate(now, zoneinfo.ZoneInfo(restaurant.timezone))
-    # The day's last ticket number comes with the lock (the unique constraint still decides).
-    last = Order.objects.filter(restaurant_id=restaurant.pk, service_date=day).order_by("-number")
-    order = _lock_order(actor, order, rows=Order.objects.select_for_update().annotate(
-        last_number=Subquery(last.values("number")[:1])
-    ))
+    # The day's last ticket number comes with the lock (the unique constraint still decides),
+    # when the restaurant is known before: the reference's, else the actor's.
+    known = _restaurant_of(actor, order) if order.restaurant_id is not None else actor.restaurant
+    rows = Order.objects.select_for_update()
+    if known is not None:
+        day = _ticket_day(known, now)
+        last = _same_day(known.pk, day).order_by("-number").values("number")[:1]
+        rows = rows.annotate(last_number=Subquery(last))
+    order = _lock_order(actor, order, rows=rows)
+    if known is None or order.restaurant_id != known.pk:  # a bare reference, of another one
+        day = _ticket_day(_restaurant_of(actor, order), now)
+        order.last_number = _same_day(order.restaurant_id, day).aggregate(last=Max("number"))["last"]
     _require_role(actor, _FLOOR, "confirm orders")
     if order.status != OrderStatus.DRAFT:
         raise IllegalTransition(kind="order", current=order.status, target=OrderStatus.CONFIRMED)
@@ -97,6 +102,15 @@ def order_confirm(*, actor: User, order: Order) -> Order:
     return order
 
 
+def _ticket_day(restaurant, now):
+    """Ticket numbers restart at midnight in the restaurant's time zone."""
+    return timezone.localdate(now, zoneinfo.ZoneInfo(restaurant.timezone))
+
+
+def _same_day(restaurant_id, day):
+    return Order.objects.filter(restaurant_id=restaurant_id, service_date=day)
+
+
 def _save_with_ticket_number(order: Order, day, last, *, fields) -> None:
     """Save the order with the next ticket number of the restaurant's day (`last`: the
     day's highest so far, as read with the order's lock).
@@ -105,7 +119,7 @@ def _save_with_ticket_number(order: Order, day, last, *, fields) -> None:
     that took the same number first makes this save fail inside its savepoint (PostgreSQL
     holds the second writer on the index until the first commits), and it retries with
     the next one, read again."""
-    same_day = Order.objects.filter(restaurant_id=order.restaurant_id, service_date=day)
+    same_day = _same_day(order.restaurant_id, day)
     for _ in range(20):
         order.number = (last or 0) + 1
         order.service_date = day

@@ -3,6 +3,7 @@ the locking and checking helpers every service shares."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db.models import F
 
 from ..errors import Conflict, Forbidden, NotFound
@@ -147,6 +148,10 @@ def _lock_items(order: Order, item_id) -> tuple[OrderItem, list[OrderItem]]:
     """The item and every other of the locked order, locked (one statement): a move derives
     the order's status from them. Whoever locks items holds the order's lock first, so
     locking the siblings too waits on nobody new."""
+    try:
+        item_id = OrderItem._meta.pk.to_python(item_id)
+    except ValidationError:
+        raise NotFound("Order item not found.") from None
     items = list(OrderItem.objects.select_for_update().filter(order=order).order_by("created_at", "id"))
     for line in items:
         line.order = order

@@ -276,6 +276,18 @@ def test_order_confirm_gives_the_next_ticket_number_of_the_day(floor):
     assert sorted(Order.objects.values_list("number", flat=True)) == [1, 2]
 
 
+def test_order_confirm_numbers_from_a_bare_reference_and_for_a_superuser_of_another_restaurant(floor, other_floor):
+    from tests.factories import UserFactory
+
+    admin = UserFactory(restaurant=other_floor.restaurant, is_superuser=True, role=Role.MANAGER)
+    first, _ = make_order(floor, OrderStatus.DRAFT, [PENDING])
+    second, _ = make_order(floor, OrderStatus.DRAFT, [PENDING])
+    third, _ = make_order(floor, OrderStatus.DRAFT, [PENDING])
+    assert services.order_confirm(actor=floor.waiter, order=Order(pk=first.pk)).number == 1
+    assert services.order_confirm(actor=admin, order=Order(pk=second.pk)).number == 2
+    assert services.order_confirm(actor=admin, order=third).number == 3
+
+
 def test_a_reference_to_another_restaurants_order_is_not_found_even_for_a_superuser(floor, other_floor):
     from orders import selectors
     from tests.factories import UserFactory
