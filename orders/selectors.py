@@ -5,6 +5,8 @@ An object of another restaurant is reported exactly like a missing one (`NotFoun
 
 from __future__ import annotations
 
+import uuid
+
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, Prefetch, QuerySet, Subquery, prefetch_related_objects
 
@@ -97,8 +99,17 @@ def order_get(*, restaurant: Restaurant, order_id) -> Order:
 
 
 def order_ref(*, restaurant: Restaurant, order_id) -> Order:
-    """The order without its items: what a service takes (it locks and re-reads the row)."""
-    return _get(Order.objects.filter(restaurant=restaurant), "Order", pk=order_id)
+    """A reference to the restaurant's order `order_id`, read by nobody yet: what a service
+    takes. The service locks the row with the restaurant in its filter (one read), so a
+    missing order and another restaurant's are both not found there."""
+    return Order(pk=_uuid(order_id, "Order"), restaurant=restaurant)
+
+
+def _uuid(value, what: str) -> uuid.UUID:
+    try:
+        return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound(f"{what} not found.") from None
 
 
 def order_with_items(
@@ -116,6 +127,19 @@ def order_with_items(
         lookups.append(_screen_deliveries())
     prefetch_related_objects([order], *lookups)
     return order
+
+
+def order_item_ref(*, restaurant: Restaurant, order_id, item_id) -> OrderItem:
+    """A reference to an item of the restaurant's order, read by nobody yet (`order_ref`)."""
+    return OrderItem(
+        pk=_uuid(item_id, "Order item"), order=order_ref(restaurant=restaurant, order_id=order_id)
+    )
+
+
+def table_session_ref(*, restaurant: Restaurant, session_id) -> TableSession:
+    """A reference to the restaurant's table session, read by nobody yet (`order_ref`): its
+    table is unknown until the service locks it, its restaurant is the one it must be of."""
+    return TableSession(pk=_uuid(session_id, "Table session"), table=Table(pk=None, restaurant=restaurant))
 
 
 def order_item_get(*, restaurant: Restaurant, order_id, item_id) -> OrderItem:
@@ -158,7 +182,7 @@ def order_history(*, restaurant: Restaurant, order_id):
     """The order's every change, oldest first; another restaurant's order is not found."""
     from .history import HistoryEntry
 
-    order = order_ref(restaurant=restaurant, order_id=order_id)
+    order = _get(Order.objects.filter(restaurant=restaurant), "Order", pk=order_id)
     return HistoryEntry.objects.filter(restaurant_id=restaurant.pk, order_id=order.pk).order_by("id")
 
 

@@ -37,7 +37,7 @@ def item(line: OrderItem) -> dict:
 
 
 def order_new(order: Order) -> dict:
-    lines = OrderItem.objects.filter(order=order).order_by("created_at", "id")
+    lines = order.items_in_order()
     return {
         "orderId": str(order.pk),
         "restaurantId": str(order.restaurant_id),

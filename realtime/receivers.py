@@ -44,11 +44,10 @@ def item_saved(sender, instance: OrderItem, created, update_fields=None, **kwarg
 def order_saved(sender, instance: Order, created, update_fields=None, **kwargs):
     if not _status_saved(instance, created, update_fields):
         return
+    named = [(events.ORDER_STATUS_CHANGED, events.order_status_changed(instance))]
     if instance.previous_status == OrderStatus.DRAFT and instance.status == OrderStatus.CONFIRMED:
-        events.record(instance.restaurant_id, events.ORDER_NEW, events.order_new(instance))
-    events.record(
-        instance.restaurant_id, events.ORDER_STATUS_CHANGED, events.order_status_changed(instance)
-    )
+        named.insert(0, (events.ORDER_NEW, events.order_new(instance)))
+    events.record_many(instance.restaurant_id, named)
 
 
 # --- Sockets that must close: access ended on any channel ------------------------------------

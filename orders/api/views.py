@@ -233,6 +233,9 @@ class OrderScopedMixin(RestaurantScopedMixin):
     def _item(self, order_id, item_id):
         return selectors.order_item_get(restaurant=self.restaurant, order_id=order_id, item_id=item_id)
 
+    def _item_ref(self, order_id, item_id):
+        return selectors.order_item_ref(restaurant=self.restaurant, order_id=order_id, item_id=item_id)
+
     def _render(self, order, code=status.HTTP_200_OK, *, created=False, confirmed=False):
         """The order as the service committed it, items included. What this request did to
         it is not read back: an order it `created` has no items, and no screen can have
@@ -269,7 +272,7 @@ class OrderListCreateView(OrderScopedMixin, generics.ListAPIView):
     @idempotent
     def post(self, request):
         data = validated(s.OrderCreateSerializer, request)
-        session = selectors.table_session_get(
+        session = selectors.table_session_ref(
             restaurant=self.restaurant, session_id=data["table_session_id"]
         )
         order = services.order_create(
@@ -341,13 +344,13 @@ class OrderItemDetailView(OrderScopedMixin, APIView):
     def patch(self, request, order_id, item_id):
         changes = validated(s.OrderItemUpdateSerializer, request, partial=True)
         item = services.order_item_update(
-            actor=request.user, item=self._item(order_id, item_id), **changes
+            actor=request.user, item=self._item_ref(order_id, item_id), **changes
         )
         return Response(r.item_json(item))
 
     @extend_schema(responses={204: None, **_WRITE})
     def delete(self, request, order_id, item_id):
-        services.order_item_remove(actor=request.user, item=self._item(order_id, item_id))
+        services.order_item_remove(actor=request.user, item=self._item_ref(order_id, item_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -362,7 +365,7 @@ class OrderItemStatusView(OrderScopedMixin, APIView):
     def post(self, request, order_id, item_id):
         data = validated(s.ItemStatusSerializer, request)
         item = services.item_set_status(
-            actor=request.user, item=self._item(order_id, item_id), status=data["status"],
+            actor=request.user, item=self._item_ref(order_id, item_id), status=data["status"],
             expected_status=data.get("expected_status"), reason=data.get("reason", ""),
         )
         return Response(r.item_json(item))
@@ -378,7 +381,7 @@ class OrderItemAcknowledgeAllergyView(OrderScopedMixin, APIView):
     @idempotent
     def post(self, request, order_id, item_id):
         item = services.item_acknowledge_allergy(
-            actor=request.user, item=self._item(order_id, item_id)
+            actor=request.user, item=self._item_ref(order_id, item_id)
         )
         return Response(r.item_json(item))
 

@@ -78,6 +78,14 @@ class Order(StatusTrackingModel):
             Decimal("0.00"),
         )
 
+    def items_in_order(self) -> list["OrderItem"]:
+        """The items, oldest first: those loaded already (a service that holds them leaves
+        them, `services.hold_items`; a prefetch), else read."""
+        loaded = getattr(self, "_prefetched_objects_cache", {}).get("items")
+        if loaded is not None:
+            return list(loaded)
+        return list(self.items.order_by("created_at", "id"))
+
 
 class OrderItem(StatusTrackingModel):
     tracked_fields = ("status", "allergy_acknowledged_at")

@@ -16,6 +16,7 @@ from .rules import (
     ACTION_ROLES,
     _require_role,
     _lock_order,
+    _lock_order_of,
     _lock_item,
     _touch_order,
 )
@@ -42,12 +43,13 @@ def _fire(order: Order, course: int, *, actor: User | None, now) -> CourseFiring
     return firing
 
 
-def _fire_next_course_if_due(order: Order, now) -> None:
+def _fire_next_course_if_due(order: Order, now, items=None) -> None:
     """The restaurant's automatic firing: the lowest held course fires once every live item
-    of the courses before it is SERVED."""
-    live = list(
-        order.items.exclude(status=ItemStatus.CANCELLED).values_list("course", "fired_at", "status")
-    )
+    of the courses before it is SERVED (`items`: all of the order's, when the caller holds
+    them locked)."""
+    if items is None:
+        items = order.items.exclude(status=ItemStatus.CANCELLED).only("course", "fired_at", "status")
+    live = [(i.course, i.fired_at, i.status) for i in items if i.status != ItemStatus.CANCELLED]
     held = [course for course, fired, _ in live if fired is None]
     if not held:
         return
@@ -58,8 +60,8 @@ def _fire_next_course_if_due(order: Order, now) -> None:
 
 @transaction.atomic
 def order_fire_course(*, actor: User, order: Order, course: int) -> CourseFiring:
+    order = _lock_order(actor, order)
     _require_role(actor, ACTION_ROLES["fire"], "fire courses")
-    order = _lock_order(actor, order.pk)
     if order.status not in ACTIVE_ORDER_STATUSES:
         raise Conflict(
             f"Order is {order.status}: a course can only be fired while the order is "
@@ -74,10 +76,10 @@ def order_fire_course(*, actor: User, order: Order, course: int) -> CourseFiring
 @transaction.atomic
 def order_set_priority(*, actor: User, order: Order, priority: str) -> Order:
     """NORMAL or RUSH. Setting the priority an order already has changes nothing."""
+    order = _lock_order(actor, order)
     _require_role(actor, ACTION_ROLES["priority"], "change an order's priority")
     if priority not in Priority.values:
         raise ValidationError({"priority": [f"Unknown priority {priority!r}."]})
-    order = _lock_order(actor, order.pk)
     if order.status in FINAL_ORDER_STATUSES:
         raise Conflict(
             f"Order is {order.status}: the priority of a finished order stays "
@@ -95,9 +97,9 @@ def order_set_priority(*, actor: User, order: Order, priority: str) -> Order:
 
 @transaction.atomic
 def item_acknowledge_allergy(*, actor: User, item: OrderItem) -> OrderItem:
-    _require_role(actor, ACTION_ROLES["acknowledge_allergy"], "acknowledge allergies")
-    order = _lock_order(actor, item.order_id)
+    order = _lock_order_of(actor, item)
     item = _lock_item(order, item.pk)
+    _require_role(actor, ACTION_ROLES["acknowledge_allergy"], "acknowledge allergies")
     if order.status not in ACTIVE_ORDER_STATUSES:
         raise Conflict(
             f"Order is {order.status}: allergies are acknowledged while the order is "
@@ -123,8 +125,8 @@ def item_acknowledge_allergy(*, actor: User, item: OrderItem) -> OrderItem:
 def order_call_pickup(*, actor: User, order: Order) -> Order:
     """Expo calls a READY order for pickup: the history entry is the call (and, through its
     signal, the `order.pickup.called` event for the waiter's POS). Calling again calls again."""
+    order = _lock_order(actor, order)
     _require_role(actor, ACTION_ROLES["call"], "call orders for pickup")
-    order = _lock_order(actor, order.pk)
     if order.status != OrderStatus.READY:
         raise Conflict(f"Order is {order.status}: only a READY order is called for pickup.")
     history.write(order=order, actor=actor, action=Action.PICKUP_CALLED, to_value=order.status)

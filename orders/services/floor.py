@@ -46,7 +46,7 @@ def table_session_open(*, actor: User, table: Table, guests: int | None = None) 
 @transaction.atomic
 def table_session_close(*, actor: User, session: TableSession) -> TableSession:
     _require_role(actor, _FLOOR, "close a table session")
-    session = _lock_session(actor, session.pk)
+    session = _lock_session(actor, session)
     if session.status != TableSessionStatus.OPEN:
         raise IllegalTransition(
             kind="table session", current=session.status, target=TableSessionStatus.CLOSED

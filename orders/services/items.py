@@ -41,7 +41,9 @@ from .rules import (
     role_of,
     _require_role,
     _lock_order,
+    _lock_order_of,
     _lock_item,
+    _lock_items,
     _require_draft,
     _touch_order,
     _validated,
@@ -106,8 +108,8 @@ def order_item_add(
     `menu_item` routes a line to a station (docs/kitchen.md). Locks: the order, then the
     menu item (two adds racing for its last portion serialise on it).
     """
+    order = _lock_order(actor, order)
     _require_role(actor, _FLOOR, "add items to orders")
-    order = _lock_order(actor, order.pk)
     if order.status not in ADDABLE_ORDER_STATUSES:
         raise Conflict(
             f"Order is {order.status}: items can only be added while it is DRAFT, CONFIRMED, "
@@ -171,10 +173,10 @@ def order_item_add(
 @transaction.atomic
 def order_item_update(*, actor: User, item: OrderItem, **changes) -> OrderItem:
     """Edit a line of a DRAFT order: qty and notes; name and unit_price for free-form lines."""
-    _require_role(actor, _FLOOR, "edit order items")
-    order = _lock_order(actor, item.order_id)
-    _require_draft(order, "edited")
+    order = _lock_order_of(actor, item)
     item = _lock_item(order, item.pk)
+    _require_role(actor, _FLOOR, "edit order items")
+    _require_draft(order, "edited")
     allowed = {"qty", "notes"} | ({"name", "unit_price"} if item.menu_item_id is None else set())
     refused = set(changes) - allowed
     if refused:
@@ -207,10 +209,10 @@ def order_item_update(*, actor: User, item: OrderItem, **changes) -> OrderItem:
 
 @transaction.atomic
 def order_item_remove(*, actor: User, item: OrderItem) -> None:
-    _require_role(actor, _FLOOR, "remove order items")
-    order = _lock_order(actor, item.order_id)
-    _require_draft(order, "removed")
+    order = _lock_order_of(actor, item)
     item = _lock_item(order, item.pk)
+    _require_role(actor, _FLOOR, "remove order items")
+    _require_draft(order, "removed")
     now = timezone.now()
     if item.menu_item_id is not None:  # never sent: its portions go back
         _count_portions(_lock_menu_item(actor, item.menu_item_id), -item.qty, now)
@@ -246,16 +248,16 @@ def item_set_status(
     screen got there first), the move is refused instead of applied to a state nobody saw.
     `reason` goes with a cancellation (a void after sending) and is kept as `void_reason`.
     """
+    # The order row is the lock: moves of different items of one order serialise, so the
+    # derived order status is computed from a consistent set of items.
+    order = _lock_order_of(actor, item)
+    item, lines = _lock_items(order, item.pk)
     if status not in ItemStatus.values:
         raise ValidationError({"status": [f"Unknown item status {status!r}."]})
     if reason and status != ItemStatus.CANCELLED:
         raise InvalidInput(
             "A reason goes with CANCELLED only.", errors={"reason": ["Only with CANCELLED."]}
         )
-    # The order row is the lock: moves of different items of one order serialise, so the
-    # derived order status is computed from a consistent set of items.
-    order = _lock_order(actor, item.order_id)
-    item = _lock_item(order, item.pk)
     current = item.status
     if expected_status is not None and expected_status != current:
         raise IllegalTransition(
@@ -284,10 +286,10 @@ def item_set_status(
     item.save(update_fields=fields)
     history.item_moved(order=order, item=item, actor=actor, previous=current,
                        reason=item.void_reason if status == ItemStatus.CANCELLED else "", at=now)
-    _touch_order(order, now)
+    _touch_order(order, now, statuses=[line.status for line in lines])
     if status in (ItemStatus.SERVED, ItemStatus.CANCELLED) and order.status in ACTIVE_ORDER_STATUSES:
         if _restaurant_of(actor, order).auto_fire_next_course:
-            _fire_next_course_if_due(order, now)
+            _fire_next_course_if_due(order, now, lines)
     return item
 
 

@@ -3,6 +3,7 @@ the locking and checking helpers every service shares."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db.models import F
 
 from ..errors import Conflict, Forbidden, NotFound
@@ -88,27 +89,46 @@ def _require_same_restaurant(actor: User, restaurant_id) -> None:
         raise NotFound("Not found.")
 
 
-def _lock_row(actor: User, model, pk, what: str):
-    """The row, locked until commit; another restaurant's is not found, like a missing one."""
+def _scope(actor: User, restaurant_id):
+    """The restaurant a row must belong to for `actor`: a staff member's own; for a
+    superuser, the one their reference names (a view's), or any (None: the admin, a shell)."""
+    return restaurant_id if actor.is_superuser else actor.restaurant_id
+
+
+def _lock_row(actor: User, model, pk, what: str, restaurant_id=None, rows=None):
+    """The row, locked until commit, read once with the tenancy filter: another
+    restaurant's is not found, like a missing one."""
+    rows = model.objects.select_for_update() if rows is None else rows
+    scope = _scope(actor, restaurant_id)
     try:
-        row = model.objects.select_for_update().get(pk=pk)
+        row = (rows if scope is None else rows.filter(restaurant_id=scope)).get(pk=pk)
     except model.DoesNotExist:
         raise NotFound(f"{what} not found.") from None
     _require_same_restaurant(actor, row.restaurant_id)
     return row
 
 
-def _lock_order(actor: User, order_id) -> Order:
-    return _lock_row(actor, Order, order_id, "Order")
+def _lock_order(actor: User, order: Order, rows=None) -> Order:
+    """`order` may be a reference (`selectors.order_ref`): only its pk and restaurant count.
+
+    Services lock before checking the role or the input: another restaurant's order, or a
+    missing one, is a 404 whoever asks and whatever they send (the view reads nothing first)."""
+    return _lock_row(actor, Order, order.pk, "Order", order.restaurant_id, rows)
 
 
-def _lock_session(actor: User, session_id) -> TableSession:
+def _lock_order_of(actor: User, item: OrderItem) -> Order:
+    """The order of `item` (a reference, `selectors.order_item_ref`, or a loaded item)."""
+    restaurant_id = item.order.restaurant_id if OrderItem.order.is_cached(item) else None
+    return _lock_row(actor, Order, item.order_id, "Order", restaurant_id)
+
+
+def _lock_session(actor: User, session: TableSession) -> TableSession:
+    """`session` may be a reference (`selectors.table_session_ref`)."""
+    table = session.table if TableSession.table.is_cached(session) else None
+    scope = _scope(actor, table.restaurant_id if table is not None else None)
+    rows = TableSession.objects.select_for_update(of=("self",)).select_related("table")
     try:
-        session = (
-            TableSession.objects.select_for_update(of=("self",))
-            .select_related("table")
-            .get(pk=session_id)
-        )
+        session = (rows if scope is None else rows.filter(table__restaurant_id=scope)).get(pk=session.pk)
     except TableSession.DoesNotExist:
         raise NotFound("Table session not found.") from None
     _require_same_restaurant(actor, session.table.restaurant_id)
@@ -122,6 +142,33 @@ def _lock_item(order: Order, item_id) -> OrderItem:
         raise NotFound("Order item not found.") from None
     item.order = order  # the locked row, for whoever reads item.order next (event receivers)
     return item
+
+
+def _lock_items(order: Order, item_id) -> tuple[OrderItem, list[OrderItem]]:
+    """The item and every other of the locked order, locked (one statement): a move derives
+    the order's status from them. Whoever locks items holds the order's lock first, so
+    locking the siblings too waits on nobody new."""
+    try:
+        item_id = OrderItem._meta.pk.to_python(item_id)
+    except ValidationError:
+        raise NotFound("Order item not found.") from None
+    items = list(OrderItem.objects.select_for_update().filter(order=order).order_by("created_at", "id"))
+    for line in items:
+        line.order = order
+    item = next((line for line in items if line.pk == item_id), None)
+    if item is None:
+        raise NotFound("Order item not found.")
+    return item, items
+
+
+def hold_items(order: Order, items) -> None:
+    """Leave `items` (all of the order's, in created_at, id order, as stored) loaded on the
+    order where prefetching would: the event payloads and the answer read them again for
+    nothing otherwise."""
+    held = OrderItem.objects.filter(order=order).order_by("created_at", "id")
+    held._result_cache = list(items)
+    held._prefetch_done = True
+    order._prefetched_objects_cache = {**getattr(order, "_prefetched_objects_cache", {}), "items": held}
 
 
 def _require_draft(order: Order, action: str) -> None:

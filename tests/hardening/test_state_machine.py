@@ -629,8 +629,9 @@ class OrderStateMachine(RuleBasedStateMachine):
     def acknowledge_allergy(self, data, role):
         allergic = self.lines(lambda o: True)
         order, line = self.pick(data, [p for p in allergic if p[1].allergies] or allergic)
-        refusal = (  # the stranger is a waiter: refused by role before anything is read
-            Forbidden if role in (Role.WAITER, "STRANGER")
+        refusal = (  # the order is locked with the tenancy filter first: a stranger learns nothing
+            NotFound if role == "STRANGER"
+            else Forbidden if role == Role.WAITER
             else Conflict if order.status not in ACTIVE or not line.allergies or line.acked
             or not line.live else None
         )

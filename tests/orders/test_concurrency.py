@@ -261,22 +261,31 @@ def test_orders_are_not_lost_when_created_concurrently(racers, tx_floor):
 
 @pytest.fixture
 def slow_ticket_number(monkeypatch):
-    """Widen the window between reading the day's last ticket number and saving the next:
-    both confirms then read the same number, and only the constraint tells them apart."""
+    """Widen the window between reading the day's last ticket number (with the order's
+    lock, then again on every retry) and saving the next: both confirms then read the same
+    number, and only the constraint tells them apart."""
     from django.db.models.query import QuerySet
 
-    original = QuerySet.aggregate
-    retries = []
+    from orders.services import ordering
 
-    def slow(self, *args, **kwargs):
-        result = original(self, *args, **kwargs)
+    original_aggregate, original_save = QuerySet.aggregate, ordering._save_with_ticket_number
+    reads = []
+
+    def slow_retry(self, *args, **kwargs):
+        result = original_aggregate(self, *args, **kwargs)
         if "last" in kwargs:
-            retries.append(result["last"])
+            reads.append(result["last"])
             time.sleep(0.05)
         return result
 
-    monkeypatch.setattr(QuerySet, "aggregate", slow)
-    return retries
+    def slow_first(order, day, last, **kwargs):
+        reads.append(last)
+        time.sleep(0.05)
+        return original_save(order, day, last, **kwargs)
+
+    monkeypatch.setattr(QuerySet, "aggregate", slow_retry)
+    monkeypatch.setattr(ordering, "_save_with_ticket_number", slow_first)
+    return reads
 
 
 def test_two_confirms_at_once_never_share_a_ticket_number(racers, tx_floor, slow_ticket_number):

@@ -50,19 +50,22 @@ def test_create_add_confirm_flow_stays_within_its_round_trips(floor):
     assert confirmed.status_code == 200, confirmed.content
     assert confirmed.json()["status"] == OrderStatus.CONFIRMED
     assert confirmed.json()["total"] == "9.00"
-    # user+restaurant, session, lock session, insert, its history entry (a new order has no
-    # items: the answer reads none)
-    assert len(create_sql) <= 5, create_sql
+    # user+restaurant, lock the session (in the caller's restaurant), insert, its history
+    # entry; a new order has no items to read for the answer
+    assert len(create_sql) <= 4, create_sql
     assert not any("orders_orderitem" in q for q in create_sql), create_sql
-    # user+restaurant, order, lock order, the order's lines (bounds of the order total and
-    # line count, and which courses are fired), insert item, its history entry, touch order
-    assert len(add_sql) <= 7, add_sql
-    # user+restaurant, order, lock, fire the lowest course (which also tells whether it has
-    # items), the day's last ticket number, update, its history entry, items for order.new,
-    # 2 x (seq, outbox), items of the answer (no screen can have seen a ticket sent on commit:
-    # seenBy reads nothing)
-    assert len(confirm_sql) <= 13, confirm_sql
+    # user+restaurant, lock the order (in the caller's restaurant), the order's lines (bounds
+    # of the order total and line count, and which courses are fired), insert item, its
+    # history entry, touch order
+    assert len(add_sql) <= 6, add_sql
+    # user+restaurant, lock the order with the day's last ticket number, its items (read once:
+    # for order.new and the answer too), fire the lowest course, update, both events (the
+    # sequence bumped and the outbox rows inserted in one statement), its history entry,
+    # nothing else for the answer (no screen can have seen a ticket sent on commit: seenBy
+    # reads nothing)
+    assert len(confirm_sql) <= 7, confirm_sql
     assert not any("orders_screendelivery" in q for q in confirm_sql), confirm_sql
+    assert sum("orders_orderitem" in q.split(" FROM ")[1].split()[0] for q in confirm_sql if q.startswith("SELECT")) == 1, confirm_sql
 
 
 def test_item_transition_stays_within_its_round_trips(floor):
@@ -74,10 +77,10 @@ def test_item_transition_stays_within_its_round_trips(floor):
     )
     assert moved.status_code == 200, moved.content
     assert moved.json()["status"] == ItemStatus.IN_PROGRESS
-    # user+restaurant, item, lock order, lock item, update item, seq, outbox, sibling statuses,
-    # its history entry, update order, and the order's own event (seq, outbox): CONFIRMED ->
-    # IN_PROGRESS
-    assert len(sql) <= 12, sql
+    # user+restaurant, lock order, lock its items (the moved one and its siblings' statuses),
+    # update item, its event (sequence and outbox in one statement), its history entry, update
+    # order, and the order's own event: CONFIRMED -> IN_PROGRESS
+    assert len(sql) <= 8, sql
     assert not any("orders_restaurant" in q.split("FROM")[1].split()[0] for q in sql if " FROM " in q), sql
 
 
@@ -100,8 +103,8 @@ def test_idempotency_key_costs_two_statements_per_request(floor):
     _, confirm_sql = keyed(waiter, f"/api/v1/orders/{order['id']}/confirm")
     item = floor.order(status=OrderStatus.CONFIRMED, items=2).items.order_by("created_at").first()
     _, move_sql = keyed(kitchen, f"/api/v1/orders/{item.order_id}/items/{item.pk}/status", {"status": ItemStatus.IN_PROGRESS})
-    assert len(create_sql) <= 5 + 2, create_sql
-    assert len(add_sql) <= 7 + 2, add_sql
-    assert len(confirm_sql) <= 13 + 2, confirm_sql
-    assert len(move_sql) <= 12 + 2, move_sql
+    assert len(create_sql) <= 4 + 2, create_sql
+    assert len(add_sql) <= 6 + 2, add_sql
+    assert len(confirm_sql) <= 7 + 2, confirm_sql
+    assert len(move_sql) <= 8 + 2, move_sql
     assert not any(q.startswith("DELETE") for q in create_sql + add_sql + confirm_sql + move_sql)

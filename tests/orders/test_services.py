@@ -254,6 +254,78 @@ def test_order_confirm(floor):
     assert order.confirmed_at is not None
 
 
+def test_order_confirm_leaves_the_items_it_fired_loaded_as_stored(floor, django_assert_num_queries):
+    order, _ = make_order(floor, OrderStatus.DRAFT, [PENDING, PENDING])
+    OrderItemFactory(order=order, course=2)
+    result = services.order_confirm(actor=floor.waiter, order=order)
+    with django_assert_num_queries(0):  # the answer and order.new reuse them
+        held = [(i.pk, i.course, i.fired_at, i.status, i.updated_at) for i in result.items.all()]
+    stored = list(
+        OrderItem.objects.filter(order=order).order_by("created_at", "id")
+        .values_list("pk", "course", "fired_at", "status", "updated_at")
+    )
+    assert held == stored
+    assert [fired is not None for _, course, fired, *_ in held] == [True, True, False]
+
+
+def test_order_confirm_gives_the_next_ticket_number_of_the_day(floor):
+    first, _ = make_order(floor, OrderStatus.DRAFT, [PENDING])
+    second, _ = make_order(floor, OrderStatus.DRAFT, [PENDING])
+    assert services.order_confirm(actor=floor.waiter, order=first).number == 1
+    assert services.order_confirm(actor=floor.waiter, order=second).number == 2
+    assert sorted(Order.objects.values_list("number", flat=True)) == [1, 2]
+
+
+def test_order_confirm_numbers_from_a_bare_reference_and_for_a_superuser_of_another_restaurant(floor, other_floor):
+    from tests.factories import UserFactory
+
+    admin = UserFactory(restaurant=other_floor.restaurant, is_superuser=True, role=Role.MANAGER)
+    first, _ = make_order(floor, OrderStatus.DRAFT, [PENDING])
+    second, _ = make_order(floor, OrderStatus.DRAFT, [PENDING])
+    third, _ = make_order(floor, OrderStatus.DRAFT, [PENDING])
+    assert services.order_confirm(actor=floor.waiter, order=Order(pk=first.pk)).number == 1
+    assert services.order_confirm(actor=admin, order=Order(pk=second.pk)).number == 2
+    assert services.order_confirm(actor=admin, order=third).number == 3
+
+
+def test_a_reference_to_another_restaurants_order_is_not_found_even_for_a_superuser(floor, other_floor):
+    from orders import selectors
+    from tests.factories import UserFactory
+
+    admin = UserFactory(restaurant=floor.restaurant, is_superuser=True, role=Role.MANAGER)
+    order, _ = make_order(other_floor, OrderStatus.DRAFT, [PENDING])
+    before = db_state()
+    ref = selectors.order_ref(restaurant=floor.restaurant, order_id=order.pk)
+    with pytest.raises(NotFound):
+        services.order_confirm(actor=admin, order=ref)
+    item = order.items.get()
+    with pytest.raises(NotFound):
+        services.item_set_status(
+            actor=admin, status=CANCELLED,
+            item=selectors.order_item_ref(restaurant=floor.restaurant, order_id=order.pk, item_id=item.pk),
+        )
+    with pytest.raises(NotFound):
+        services.order_create(
+            actor=admin,
+            table_session=selectors.table_session_ref(restaurant=floor.restaurant, session_id=other_floor.session.pk),
+        )
+    assert db_state() == before
+
+
+def test_item_references_cost_no_query_and_a_missing_item_is_not_found(floor, django_assert_num_queries):
+    import uuid
+
+    from orders import selectors
+
+    order, _ = make_order(floor, OrderStatus.CONFIRMED, [PENDING])
+    with django_assert_num_queries(0):
+        ref = selectors.order_item_ref(restaurant=floor.restaurant, order_id=order.pk, item_id=uuid.uuid4())
+        selectors.order_ref(restaurant=floor.restaurant, order_id=order.pk)
+        selectors.table_session_ref(restaurant=floor.restaurant, session_id=floor.session.pk)
+    with pytest.raises(NotFound):
+        services.item_set_status(actor=floor.kitchen, item=ref, status=IN_PROGRESS)
+
+
 def test_order_confirm_needs_an_item(floor):
     order, _ = make_order(floor, OrderStatus.DRAFT, [])
     with pytest.raises(IllegalTransition):

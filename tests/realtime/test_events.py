@@ -360,3 +360,35 @@ async def test_an_event_recorded_in_a_rolled_back_transaction_goes_nowhere():
     await db(change)()
     assert await live.nothing(0.5)
     await live.close()
+
+
+async def test_events_recorded_together_take_consecutive_ids_in_order_the_first_ones_too():
+    """`record_many`: one statement bumps the sequence and writes the rows (the first events
+    of a restaurant create its sequence row); ids follow the order given, rows keep it."""
+    from realtime import events
+    from realtime.models import EventSequence
+
+    floor = await db(Floor)()
+    live, _ = await ready_socket(floor.kitchen)
+
+    def change():
+        with transaction.atomic():
+            first = events.record_many(floor.restaurant.pk, [("kitchen.test.a", {"n": 1}), ("kitchen.test.b", {"n": 2})])
+            second = events.record_many(floor.restaurant.pk, [("kitchen.test.c", {"n": [3]})])
+            third = events.record(floor.restaurant.pk, "kitchen.test.d", {})
+        return [(e.pk, e.seq, e.name, e.payload) for e in [*first, *second, third]]
+
+    returned = await db(change)()
+    stored = await db(lambda: list(
+        OutboxEvent.objects.filter(restaurant=floor.restaurant).order_by("seq").values_list("pk", "seq", "name", "payload")
+    ))()
+    assert returned == stored
+    assert [(seq, name, payload) for _, seq, name, payload in stored] == [
+        (1, "kitchen.test.a", {"n": 1}), (2, "kitchen.test.b", {"n": 2}),
+        (3, "kitchen.test.c", {"n": [3]}), (4, "kitchen.test.d", {}),
+    ]
+    assert [pk for pk, *_ in stored] == sorted(pk for pk, *_ in stored)
+    assert await db(lambda: EventSequence.objects.get(restaurant=floor.restaurant).last_id)() == 4
+    received = await live.events(4)
+    assert [(int(e["id"]), e["event"]) for e in received] == [(seq, name) for _, seq, name, _ in stored]
+    await live.close()
