@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlencode
 
 from django.db import connection
 
@@ -42,13 +43,42 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_database_url() -> str:
+def test_database_url(application_name: str | None = None) -> str:
+    """The test database's URL; on PostgreSQL, `application_name` names the connections made
+    with it, so that `database_sessions` tells which backends are a given process's."""
     settings = connection.settings_dict
     if settings["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{settings['NAME']}"
     user = settings.get("USER") or "postgres"
     password = f":{settings['PASSWORD']}" if settings.get("PASSWORD") else ""
-    return f"postgres://{user}{password}@{settings.get('HOST') or '127.0.0.1'}:{settings.get('PORT') or 5432}/{settings['NAME']}"
+    url = f"postgres://{user}{password}@{settings.get('HOST') or '127.0.0.1'}:{settings.get('PORT') or 5432}/{settings['NAME']}"
+    return f"{url}?{urlencode({'application_name': application_name})}" if application_name else url
+
+
+def database_sessions(application_name: str) -> list[dict]:
+    """The test database's PostgreSQL backends of the connections named `application_name`:
+    what each is running, what it waits on, and the backends that block it."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid, state, wait_event_type, query, pg_blocking_pids(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = %s",
+            [application_name],
+        )
+        columns = ("pid", "state", "wait_event_type", "query", "blocked_by")
+        return [dict(zip(columns, row)) for row in cursor.fetchall()]
+
+
+def wait_sessions_ended(application_name: str, timeout: float = 30.0) -> None:
+    """Wait until no backend of the connections named `application_name` is left.
+
+    A process killed with SIGKILL leaves its backends behind for a moment: one whose COMMIT
+    was sent before the kill still commits (late, on a loaded machine), every other one rolls
+    back. Only once they are gone does the database hold what that process finally did."""
+    deadline = time.monotonic() + timeout
+    while sessions := database_sessions(application_name):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{application_name}'s backends still there: {sessions}")
+        time.sleep(0.02)
 
 
 def server_env(**extra) -> dict:
@@ -125,7 +155,11 @@ class WebServer(Process):
         super().__init__(web_command(self.port, ping), server_env(**env), name)
         self.base = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws/events/"
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()  # nobody else holds it: left running, it outlives the test run
+            raise
 
     def _wait_ready(self, timeout=20.0):
         deadline = time.monotonic() + timeout

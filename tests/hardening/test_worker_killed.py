@@ -9,6 +9,13 @@ and finish dishes, bump); A is killed mid-flight. Then:
   the statuses in the database (every committed change has its events, consecutive ids);
 - worker B, which stays up, publishes whatever A committed but never published, and a kitchen
   socket on B receives every event, in order, exactly once.
+
+All of it is read once A's database backends are gone: a COMMIT that A sent before it died
+still commits after the kill (late, on a loaded machine), so reading earlier could find in
+the outbox, read last, an event the tables read just before did not show yet. A is killed at
+any moment, and once with a COMMIT held in flight: the test locks the restaurant's row, which
+committing a new order or event checks its foreign key against (Django's PostgreSQL foreign
+keys are checked at commit).
 """
 
 from __future__ import annotations
@@ -18,20 +25,25 @@ import os
 import signal
 import threading
 import time
+import uuid
 
 import pytest
+from django.db import connection, transaction
 
-from orders.models import ItemStatus, Order, OrderItem, OrderStatus
+from orders.models import ItemStatus, Order, OrderItem, OrderStatus, Restaurant
 from orders.services import derive_order_status
 from realtime.models import OutboxEvent
 
-from ..live import WebServer
+from ..live import WebServer, database_sessions, wait_sessions_ended
+from ..live import test_database_url as database_url_of_the_tests
 from .conftest import PASSWORD, ResumingClient
 
 pytestmark = [pytest.mark.django_db(transaction=True)]
 
 TABLETS = 8
-KILL_AFTER = 2.0
+# A is killed once the tablets have made this many requests (about 2 s on an idle machine;
+# a fixed delay left it "barely busy" on a loaded one).
+KILL_AFTER_REQUESTS = 80
 
 
 class Tablet(threading.Thread):
@@ -103,13 +115,72 @@ def _replay_outbox(restaurant_id):
     return orders, items, len(events)
 
 
-def test_worker_killed_mid_flight_leaves_no_half_change_and_loses_no_event(live_floor):
+async def in_thread(query):
+    """`query()` in a worker thread (database calls block), whose connection is given back at
+    the end: left open it would keep the test database from being dropped."""
+    def run():
+        try:
+            return query()
+        finally:
+            connection.close()
+    return await asyncio.to_thread(run)
+
+
+class RowHold(threading.Thread):
+    """Holds `SELECT ... FOR UPDATE` on a row until released."""
+
+    def __init__(self, model, pk):
+        super().__init__(daemon=True)
+        self.model, self.pk = model, pk
+        self.locked, self.released = threading.Event(), threading.Event()
+        self.backend_pid = None
+
+    def run(self):
+        try:
+            with transaction.atomic():
+                self.model.objects.select_for_update().get(pk=self.pk)
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_backend_pid()")
+                    self.backend_pid = cursor.fetchone()[0]
+                self.locked.set()
+                self.released.wait(60)
+        finally:
+            connection.close()
+
+
+def _wait_for_commit_blocked_by(hold: RowHold, application_name, timeout=15.0) -> None:
+    """Until one of the named connections has sent COMMIT and waits on the held row."""
+    deadline = time.monotonic() + timeout
+    while not any(
+        s["query"] == "COMMIT" and hold.backend_pid in s["blocked_by"]
+        for s in database_sessions(application_name)
+    ):
+        assert time.monotonic() < deadline, database_sessions(application_name)
+        time.sleep(0.01)
+
+
+def _committed(restaurant_id) -> tuple[int, int]:
+    return (
+        Order.objects.filter(restaurant_id=restaurant_id).count(),
+        OutboxEvent.objects.filter(restaurant_id=restaurant_id).count(),
+    )
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="reads PostgreSQL's backends")
+@pytest.mark.parametrize("commit_in_flight", [False, True], ids=["anywhere", "commit-in-flight"])
+def test_worker_killed_mid_flight_leaves_no_half_change_and_loses_no_event(
+    live_floor, commit_in_flight
+):
     floor = live_floor
     restaurant = floor.restaurant.pk
     sweep = {"OUTBOX_SWEEP_INTERVAL": "0.5", "OUTBOX_SWEEP_GRACE": "0.5", "WS_HEARTBEAT_INTERVAL": "0.5"}
-    worker_a = WebServer("worker-killed", **sweep)
-    worker_b = WebServer("worker-survivor", **sweep)
+    # A's connections carry a name of their own: the test waits for their backends to end.
+    named = f"worker-killed-{uuid.uuid4().hex[:8]}"
+    worker_a = WebServer("worker-killed", DATABASE_URL=database_url_of_the_tests(named), **sweep)
+    worker_b = None
+    hold = RowHold(Restaurant, restaurant)
     try:
+        worker_b = WebServer("worker-survivor", **sweep)
         waiter = worker_a.login(floor.waiter.email, PASSWORD)
         kitchen = worker_a.login(floor.kitchen.email, PASSWORD)
 
@@ -122,12 +193,32 @@ def test_worker_killed_mid_flight_leaves_no_half_change_and_loses_no_event(live_
             ]
             for tablet in tablets:
                 tablet.start()
-            await asyncio.sleep(KILL_AFTER)
+            deadline = time.monotonic() + 60
+            while sum(t.requests for t in tablets) < KILL_AFTER_REQUESTS:
+                assert all(t.is_alive() for t in tablets), "a tablet stopped before the kill"
+                assert time.monotonic() < deadline, "the worker was barely busy"
+                await asyncio.sleep(0.05)
+            if commit_in_flight:
+                hold.start()
+                assert await asyncio.to_thread(hold.locked.wait, 10)
+                await in_thread(lambda: _wait_for_commit_blocked_by(hold, named))
             os.kill(worker_a.pid, signal.SIGKILL)
             for tablet in tablets:
                 await asyncio.to_thread(tablet.join, 30)
                 assert not tablet.is_alive()
-            head = await asyncio.to_thread(
+            if commit_in_flight:
+                # The tablets saw A die, yet its COMMIT is still to land: reading now (as this
+                # test once did) reads a database that is still changing.
+                pending = await in_thread(lambda: database_sessions(named))
+                assert any(s["query"] == "COMMIT" for s in pending), pending
+                before = await in_thread(lambda: _committed(restaurant))
+                hold.released.set()
+            # Whatever A's backends were doing has now committed or rolled back.
+            await in_thread(lambda: wait_sessions_ended(named))
+            if commit_in_flight:  # not vacuous: something did commit after the kill
+                after = await in_thread(lambda: _committed(restaurant))
+                assert after != before, "the COMMIT in flight did not land after the kill"
+            head = await in_thread(
                 lambda: OutboxEvent.objects.filter(restaurant_id=restaurant).count()
             )
             await client.read_until(head, timeout=30)
@@ -136,7 +227,7 @@ def test_worker_killed_mid_flight_leaves_no_half_change_and_loses_no_event(live_
 
         tablets, start, head, client = asyncio.run(scenario())
         assert worker_a.proc.wait(5) == -signal.SIGKILL
-        assert sum(t.requests for t in tablets) > 50, "the worker was barely busy"
+        assert sum(t.requests for t in tablets) >= KILL_AFTER_REQUESTS, "the worker was barely busy"
 
         # Nothing half-applied.
         db_orders = {str(o.pk): o for o in Order.objects.filter(restaurant_id=restaurant)}
@@ -156,6 +247,7 @@ def test_worker_killed_mid_flight_leaves_no_half_change_and_loses_no_event(live_
 
         # Nothing lost: the outbox alone rebuilds every status the database holds.
         orders, items, count = _replay_outbox(restaurant)
+        assert any(i.status != ItemStatus.PENDING for i in db_items.values()), "no item moved"
         for order_id, order in db_orders.items():
             if order.status != OrderStatus.DRAFT:
                 assert orders[order_id] == order.status, (order_id, orders.get(order_id), order.status)
@@ -171,5 +263,9 @@ def test_worker_killed_mid_flight_leaves_no_half_change_and_loses_no_event(live_
         assert client.last_event_id == head == count
         assert client.received == head - start
     finally:
+        hold.released.set()
+        if hold.ident is not None:
+            hold.join(10)  # its lock would hold up the test database's flush
         worker_a.stop()
-        worker_b.stop()
+        if worker_b is not None:
+            worker_b.stop()
