@@ -845,15 +845,19 @@ class Bench:
         def failed(step, status):
             errors[f"{step} {status}"] = errors.get(f"{step} {status}", 0) + 1
 
-        async def post(path, token, body=None):
-            return await http.request("POST", path, token, body, key=f"bench-{uuid.uuid4()}")
+        last_create = {}
+
+        async def post(path, token, body=None, key=None):
+            return await http.request("POST", path, token, body, key=key or f"bench-{uuid.uuid4()}")
 
         async def one_flow():
             t0 = time.monotonic()
-            status, body, _, _ = await post("/api/v1/orders", waiter, {"tableSessionId": session, "notes": "bench-flow"})
+            key, create = f"bench-{uuid.uuid4()}", {"tableSessionId": session, "notes": "bench-flow"}
+            status, body, _, _ = await post("/api/v1/orders", waiter, create, key)
             if status != 201:
                 return failed("create", status)
             order = json.loads(body)["id"]
+            last_create.update(key=key, body=create, order=order)
             status, _, _, _ = await post(f"/api/v1/orders/{order}/items", waiter,
                                          {"name": "Hamburguesa", "qty": 2, "unitPrice": "15.50"})
             if status != 201:
@@ -890,13 +894,21 @@ class Bench:
 
         flow_cpu, flows_done, flow_rows = await phase("flow", flows, one_flow)
         move_cpu, moves_done, move_rows = await phase("move", moves, one_move)
+        replayed = None
+        if measure and last_create:
+            # The key is honoured, not ignored: a retry of the last create answers the same
+            # order and stores nothing new.
+            rows0 = self.count_rows()
+            status, body, _, _ = await post("/api/v1/orders", waiter, last_create["body"], last_create["key"])
+            replayed = (status == 201 and json.loads(body)["id"] == last_create["order"]
+                        and self.count_rows() == rows0)
         http.close()
         return {
             "flows": flows_done, "moves": moves_done, "errors": errors,
             "cpu_ms_per_flow": round(1000 * flow_cpu / flows_done, 2) if flows_done else None,
             "cpu_ms_per_move": round(1000 * move_cpu / moves_done, 2) if moves_done else None,
             "flow_ms": percentiles(walls["flow"]), "move_ms": percentiles(walls["move"]),
-            "rows_per_flow": flow_rows, "rows_per_move": move_rows,
+            "rows_per_flow": flow_rows, "rows_per_move": move_rows, "retry_replayed": replayed,
         }
 
     # --- all ------------------------------------------------------------------------------

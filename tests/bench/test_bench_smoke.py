@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
-SCENARIOS = ("fanout", "max_rate", "idle_rss", "two_workers", "rest_flow")
+SCENARIOS = ("fanout", "max_rate", "idle_rss", "two_workers", "rest_flow", "flow_cpu")
 LATENCY_KEYS = ("sockets", "median_ms", "p99_ms", "max_ms", "missing", "from_request", "server_cpu_pct", "client_cpu_pct")
 
 
@@ -75,4 +75,14 @@ def test_smoke_run_writes_a_result_file_with_every_scenario(tmp_path):
     assert {"peer", "ours-uvicorn-pubsub-ws"} <= {row["config"] for row in data["scenarios"]["fanout"]}
     assert all(p["per_socket_kib"] is not None for row in data["scenarios"]["idle_rss"] for p in row["points"])
     assert all(row["orders_per_s"] > 0 for row in data["scenarios"]["rest_flow"])
+    cpu = {row["config"]: row for row in data["scenarios"]["flow_cpu"]}
+    assert set(cpu) == {"peer", "ours-uvicorn"}
+    for row in cpu.values():
+        assert row["errors"] == {} and row["flows"] == 4 and row["moves"] == 8, row
+        assert row["cpu_ms_per_flow"] is not None and row["cpu_ms_per_move"] is not None
+        # Every keyed POST stored its answer, on both servers (3 per flow, 1 per move).
+        assert row["rows_per_flow"]["idempotency"] == 3 and row["rows_per_move"]["idempotency"] == 1, row
+        assert row["retry_replayed"] is True, row  # a retried create answers the same order
+    # Ours writes the history and the outbox rows with each change (the peer has neither).
+    assert cpu["ours-uvicorn"]["rows_per_flow"]["history"] == 3 and cpu["ours-uvicorn"]["rows_per_move"]["outbox"] == 1
     assert list(tmp_path.glob("*.md")) and list(tmp_path.glob("*.png"))
