@@ -764,11 +764,13 @@ class Bench:
         stop_at = time.monotonic() + seconds
 
         statuses: dict[str, int] = {}
+        first_bodies: dict[str, str] = {}
 
-        def failed(step, status):
+        def failed(step, status, body=b""):
             nonlocal errors
             errors += 1
             statuses[f"{step} {status}"] = statuses.get(f"{step} {status}", 0) + 1
+            first_bodies.setdefault(f"{step} {status}", body[:300].decode("utf-8", "replace"))
 
         async def client(index):
             nonlocal done
@@ -778,17 +780,17 @@ class Bench:
                 status, body, _, _ = await http.request("POST", "/api/v1/orders", token,
                                                         {"tableSessionId": session, "notes": "bench-flow"})
                 if status != 201:
-                    failed("create", status)
+                    failed("create", status, body)
                     continue
                 order = json.loads(body)["id"]
-                status, _, _, _ = await http.request("POST", f"/api/v1/orders/{order}/items", token,
-                                                     {"name": "Hamburguesa", "qty": 2, "unitPrice": "15.50"})
+                status, body, _, _ = await http.request("POST", f"/api/v1/orders/{order}/items", token,
+                                                        {"name": "Hamburguesa", "qty": 2, "unitPrice": "15.50"})
                 if status != 201:
-                    failed("add", status)
+                    failed("add", status, body)
                     continue
-                status, _, _, _ = await http.request("POST", f"/api/v1/orders/{order}/confirm", token)
+                status, body, _, _ = await http.request("POST", f"/api/v1/orders/{order}/confirm", token)
                 if status != 200:
-                    failed("confirm", status)
+                    failed("confirm", status, body)
                     continue
                 done += 1
                 flows.append((time.monotonic() - t0) * 1000)
@@ -798,7 +800,7 @@ class Bench:
         elapsed = time.monotonic() - started
         http.close()
         return {"orders": done, "seconds": round(elapsed, 2), "orders_per_s": round(done / elapsed, 1),
-                "errors": errors, "error_statuses": statuses, "flow_ms": percentiles(flows)}
+                "errors": errors, "error_statuses": statuses, "first_error_bodies": first_bodies, "flow_ms": percentiles(flows)}
 
     # --- scenario 6: server CPU per sequential flow and item move ----------------------------
 
