@@ -1,7 +1,8 @@
 """The README's deployment, as shipped: compose.yaml runs the Procfile's processes with the
-Procfile's options, Caddy routes to `api` the paths the README says, the Python version is
-pinned once, and hosted Redis over TLS (rediss://) reaches both the channel layer and the
-cache. (compose.yaml itself cannot run here: no container daemon.)"""
+Procfile's options, Caddy sends every path to `web`, the Python version is pinned once,
+hosted Redis over TLS (rediss://) reaches both the channel layer and the cache, and `web`
+with several workers serves REST and delivers events to sockets on every worker.
+(compose.yaml itself cannot run here: no container daemon.)"""
 
 from __future__ import annotations
 
@@ -22,7 +23,8 @@ from ..conftest import Floor, auth_header
 from ..live import ROOT, WebServer, procfile_command
 
 COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())["services"]
-PROCFILE_VALUES = {"$PORT": "8000", "0.0.0.0:${API_PORT:-8001}": "0.0.0.0:8001", "${WEB_CONCURRENCY:-2}": "2"}
+# compose.yaml runs `web` on port 8000 with WEB_CONCURRENCY=2 (one worker per core).
+PROCFILE_VALUES = {"$PORT": "8000", "${WEB_CONCURRENCY:-1}": "2"}
 
 
 def procfile(process_type):
@@ -31,22 +33,24 @@ def procfile(process_type):
 
 def test_compose_runs_the_procfile_processes_with_their_options():
     assert COMPOSE["web"]["command"] == procfile("web")
-    assert COMPOSE["api"]["command"] == procfile("api")
     assert COMPOSE["relay"]["command"] == procfile("relay")
     assert COMPOSE["release"]["command"] == procfile("release")
-    for name in ("web", "api", "relay"):
+    for name in ("web", "relay"):
         assert COMPOSE[name]["depends_on"]["release"]["condition"] == "service_completed_successfully"
     environment = COMPOSE["web"]["environment"]
     assert environment["BEHIND_TLS_PROXY"] == "1" and environment["TRUSTED_PROXY_COUNT"] == "1"
-    assert "ports" not in COMPOSE["web"] and "ports" not in COMPOSE["api"]  # only via the proxy
+    assert "ports" not in COMPOSE["web"]  # only via the proxy
 
 
-def test_the_proxy_routes_to_api_what_the_readme_says():
+def test_one_process_type_serves_http_and_the_proxy_sends_everything_to_it():
+    """No path-routed `api` split (BENCHMARKS.md, "Deployment"): every HTTP path is `web`'s."""
+    processes = [line.partition(":")[0] for line in (ROOT / "Procfile").read_text().splitlines()
+                 if line and not line.startswith("#")]
+    assert processes == ["release", "web", "relay", "webhooks", "printers"]
+    assert set(COMPOSE) == {"postgres", "redis", "release", "web", "relay", "caddy"}
     caddyfile = (ROOT / "deploy" / "Caddyfile").read_text()
-    routed = re.search(r"@api path (.+)", caddyfile).group(1).split()
-    assert routed == ["/api/*", "/admin/*", "/static/*"]
-    readme = (ROOT / "README.md").read_text()
-    assert "send `/api/`, `/admin/` and `/static/` there" in readme
+    assert re.findall(r"reverse_proxy (\S+)", caddyfile) == ["web:8000"]
+    assert "handle" not in caddyfile and "path" not in caddyfile.split("{$SITE_HOST}")[1]
 
 
 def test_python_version_is_pinned_once():
