@@ -729,32 +729,44 @@ class Bench:
 
     # --- scenario 5: the REST flow --------------------------------------------------------
 
-    def scenario_rest_flow(self):
-        cfg = self.cfg
+    # Scenario 6 runs on these (ours as the Procfile's `web` with one worker), on the server
+    # scenario 5 starts for them: one start per configuration.
+    FLOW_CPU_CONFIGS = ("peer", "ours-uvicorn")
+
+    def scenario_rest(self):
+        """Scenarios 5 (REST flow) and 6 (CPU per sequential flow and move), per server."""
         configs = [("peer", "peer", 1), ("ours-uvicorn", "uvicorn", 1)]
         if self.mode != "smoke":
             configs += [("ours-uvicorn-workers-2", "uvicorn", 2), ("ours-daphne", "daphne", 1),
                         ("ours-gunicorn-wsgi-2x4", "gunicorn", 1)]
         for name, kind, workers in configs:
-            if not self.picked(name):
+            cpu = self.wants("flow_cpu") and name in self.FLOW_CPU_CONFIGS
+            if not self.picked(name) or not (cpu or self.wants("rest_flow")):
                 continue
             server = self.server(name, kind, workers=workers)
             try:
-                log(f"REST flow {name}: {cfg['flow_clients']} clients, create -> add item -> confirm")
-                asyncio.run(self.flow(server.base, 1.0))  # warm-up
-                cpu0, wall0 = proc_cpu_seconds(server.pid), time.monotonic()
-                driver0 = proc_cpu_seconds(os.getpid(), children=False)
-                result = asyncio.run(self.flow(server.base, cfg["flow_seconds"]))
-                wall = time.monotonic() - wall0
-                result["server_cpu_pct"] = round(100 * (proc_cpu_seconds(server.pid) - cpu0) / wall, 1)
-                result["driver_cpu_pct"] = round(100 * (proc_cpu_seconds(os.getpid(), children=False) - driver0) / wall, 1)
-                result["server_cpu_ms_per_order"] = round(10 * result["server_cpu_pct"] / result["orders_per_s"], 1) if result["orders_per_s"] else None
-                result.update(config=name, server=kind, workers=workers, clients=cfg["flow_clients"], loadavg=loadavg()[0])
-                self.results["scenarios"]["rest_flow"].append(result)
-                log(f"  {result['orders_per_s']} orders/s, flow median {result['flow_ms']['median_ms']} ms "
-                    f"p99 {result['flow_ms']['p99_ms']} ms, errors {result['errors']}, server CPU {result['server_cpu_pct']}%")
+                if cpu:  # first: the sequential figures on a server that has served nothing else
+                    self.flow_cpu_on(server, name, kind)
+                if self.wants("rest_flow"):
+                    self.rest_flow_on(server, name, kind, workers)
             finally:
                 server.stop()
+
+    def rest_flow_on(self, server, name, kind, workers):
+        cfg = self.cfg
+        log(f"REST flow {name}: {cfg['flow_clients']} clients, create -> add item -> confirm")
+        asyncio.run(self.flow(server.base, 1.0))  # warm-up
+        cpu0, wall0 = proc_cpu_seconds(server.pid), time.monotonic()
+        driver0 = proc_cpu_seconds(os.getpid(), children=False)
+        result = asyncio.run(self.flow(server.base, cfg["flow_seconds"]))
+        wall = time.monotonic() - wall0
+        result["server_cpu_pct"] = round(100 * (proc_cpu_seconds(server.pid) - cpu0) / wall, 1)
+        result["driver_cpu_pct"] = round(100 * (proc_cpu_seconds(os.getpid(), children=False) - driver0) / wall, 1)
+        result["server_cpu_ms_per_order"] = round(10 * result["server_cpu_pct"] / result["orders_per_s"], 1) if result["orders_per_s"] else None
+        result.update(config=name, server=kind, workers=workers, clients=cfg["flow_clients"], loadavg=loadavg()[0])
+        self.results["scenarios"]["rest_flow"].append(result)
+        log(f"  {result['orders_per_s']} orders/s, flow median {result['flow_ms']['median_ms']} ms "
+            f"p99 {result['flow_ms']['p99_ms']} ms, errors {result['errors']}, server CPU {result['server_cpu_pct']}%")
 
     async def flow(self, base: str, seconds: float) -> dict:
         token = self.data["tokens"]["waiter"]
@@ -815,27 +827,20 @@ class Bench:
             return {name: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
                     for name, table in self.ROW_TABLES.items()}
 
-    def scenario_flow_cpu(self):
+    def flow_cpu_on(self, server, name, kind):
         """One sequential client, every POST with its own Idempotency-Key as POS clients send
         it: N flows (create -> add item -> confirm), then M item moves, after a warm-up of
         both. Server CPU from /proc over each phase, divided by the flows or moves done."""
         cfg = self.cfg
-        for name, kind in (("peer", "peer"), ("ours-uvicorn", "uvicorn")):
-            if not self.picked(name):
-                continue
-            server = self.server(name, kind)
-            try:
-                transitions = self.reset_items()
-                log(f"CPU per flow {name}: {cfg['cpu_flows']} flows, {cfg['cpu_moves']} moves, one client, keyed")
-                asyncio.run(self.sequential(server, transitions, cfg["cpu_warmup"], cfg["cpu_warmup"]))
-                result = asyncio.run(self.sequential(server, transitions, cfg["cpu_flows"], cfg["cpu_moves"], measure=True))
-                result.update(config=name, server=kind, loadavg=loadavg()[0])
-                self.loads.append(result["loadavg"])
-                self.results["scenarios"]["flow_cpu"].append(result)
-                log(f"  server CPU {result['cpu_ms_per_flow']} ms per flow, {result['cpu_ms_per_move']} ms per move; "
-                    f"rows per flow {result['rows_per_flow']}, per move {result['rows_per_move']}, errors {result['errors']}")
-            finally:
-                server.stop()
+        transitions = self.reset_items()
+        log(f"CPU per flow {name}: {cfg['cpu_flows']} flows, {cfg['cpu_moves']} moves, one client, keyed")
+        asyncio.run(self.sequential(server, transitions, cfg["cpu_warmup"], cfg["cpu_warmup"]))
+        result = asyncio.run(self.sequential(server, transitions, cfg["cpu_flows"], cfg["cpu_moves"], measure=True))
+        result.update(config=name, server=kind, loadavg=loadavg()[0])
+        self.loads.append(result["loadavg"])
+        self.results["scenarios"]["flow_cpu"].append(result)
+        log(f"  server CPU {result['cpu_ms_per_flow']} ms per flow, {result['cpu_ms_per_move']} ms per move; "
+            f"rows per flow {result['rows_per_flow']}, per move {result['rows_per_move']}, errors {result['errors']}")
 
     async def sequential(self, server: Server, transitions: Transitions, flows: int, moves: int, measure=False) -> dict:
         import uuid
@@ -925,10 +930,8 @@ class Bench:
             self.scenario_idle()
         if self.wants("two_workers"):
             self.scenario_two_workers()
-        if self.wants("rest_flow"):
-            self.scenario_rest_flow()
-        if self.wants("flow_cpu"):
-            self.scenario_flow_cpu()
+        if self.wants("rest_flow") or self.wants("flow_cpu"):
+            self.scenario_rest()
         meta = self.results["meta"]
         meta["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         meta["seconds"] = round(time.monotonic() - started, 1)

@@ -56,7 +56,7 @@ def test_smoke_run_writes_a_result_file_with_every_scenario(tmp_path):
     try:
         run = subprocess.run(
             [sys.executable, "bench/run.py", "--smoke", "--out", str(tmp_path)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=110,
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,  # ~80 s at load 14 on 2 cores
         )
     finally:
         _drop_database(database)
