@@ -7,6 +7,7 @@ Redis and Node (for the peer in bench/peer); a few seconds of tiny N.
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -53,14 +54,19 @@ def test_smoke_run_writes_a_result_file_with_every_scenario(tmp_path):
     base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
     database = f"{base}/bench_smoke_{os.getpid()}"
     env = dict(os.environ, BENCH_DATABASE_URL=database)
+    # Its own process group: a run that times out takes its servers and clients with it.
+    run = subprocess.Popen(
+        [sys.executable, "bench/run.py", "--smoke", "--out", str(tmp_path)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )
     try:
-        run = subprocess.run(
-            [sys.executable, "bench/run.py", "--smoke", "--out", str(tmp_path)],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=180,  # ~80 s at load 14 on 2 cores
-        )
+        stdout, stderr = run.communicate(timeout=180)  # ~80 s at load 14 on 2 cores
+    except subprocess.TimeoutExpired:
+        os.killpg(run.pid, signal.SIGKILL)
+        stdout, stderr = run.communicate()
     finally:
         _drop_database(database)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert run.returncode == 0, stdout[-3000:] + stderr[-3000:]
     results = list(tmp_path.glob("*.json"))
     assert len(results) == 1, list(tmp_path.iterdir())
     data = json.loads(results[0].read_text())
