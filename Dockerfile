@@ -15,5 +15,5 @@ RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
     && useradd --system --no-create-home app
 USER app
 
-EXPOSE 8000 8001
+EXPOSE 8000
 CMD ["uvicorn", "restaurant.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--no-proxy-headers"]

@@ -38,18 +38,21 @@ CLIENT_PROCS = int(os.environ.get("BENCH_CLIENT_PROCS", "2"))
 
 MODES = {
     "full": dict(
+        cpu_warmup=30, cpu_flows=200, cpu_moves=400,
         fanout_n=[100, 1000, 5000], fanout_rate=2.0, fanout_seconds=10.0,
         sweep_n=1000, sweep_rates=[5, 10, 15, 20, 25, 35, 50, 75, 100, 150, 200], sweep_seconds=5.0,
         idle_n=[1000, 10000], two_workers_n=1000, flow_clients=16, flow_seconds=15.0,
         orders=600,
     ),
     "quick": dict(
+        cpu_warmup=20, cpu_flows=100, cpu_moves=200,
         fanout_n=[100, 1000], fanout_rate=2.0, fanout_seconds=4.0,
         sweep_n=1000, sweep_rates=[10, 20, 35, 50], sweep_seconds=3.0,
         idle_n=[1000, 3000], two_workers_n=1000, flow_clients=16, flow_seconds=5.0,
         orders=600,
     ),
     "smoke": dict(
+        cpu_warmup=2, cpu_flows=4, cpu_moves=8,
         fanout_n=[10], fanout_rate=4.0, fanout_seconds=1.0,
         sweep_n=10, sweep_rates=[10], sweep_seconds=1.0,
         idle_n=[20], two_workers_n=10, flow_clients=4, flow_seconds=1.0,
@@ -111,7 +114,7 @@ def proc_rss_kib(pid: int) -> int:
 class Server:
     """A server under test: ours (daphne or uvicorn, a channel layer) or the Node peer."""
 
-    def __init__(self, name: str, kind: str, env: dict, logdir: Path, layer: str = "pubsub"):
+    def __init__(self, name: str, kind: str, env: dict, logdir: Path, layer: str = "pubsub", workers: int = 1):
         self.name, self.kind, self.layer = name, kind, layer
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -128,6 +131,10 @@ class Server:
             args = [PY, "-m", "uvicorn", "restaurant.asgi:application", "--host", "127.0.0.1",
                     "--port", str(self.port), "--loop", "uvloop", "--http", "httptools",
                     "--ws", os.environ.get("BENCH_UVICORN_WS", "wsproto"), "--no-access-log", "--log-level", "warning"]
+            if workers > 1:
+                # What `web` runs with WEB_CONCURRENCY=2: uvicorn's supervisor and its worker
+                # processes sharing one listening socket (CPU is counted over the children).
+                args += ["--workers", str(workers)]
         else:
             raise ValueError(kind)
         self.log = open(logdir / f"{name}-{self.port}.log", "wb")
@@ -244,16 +251,17 @@ class Http:
     async def _open(self):
         return await asyncio.open_connection(self.host, self.port)
 
-    async def request(self, method: str, path: str, token: str, body=None, timeout: float = 30.0):
-        return await asyncio.wait_for(self._request(method, path, token, body), timeout)
+    async def request(self, method: str, path: str, token: str, body=None, timeout: float = 30.0, key: str | None = None):
+        return await asyncio.wait_for(self._request(method, path, token, body, key), timeout)
 
-    async def _request(self, method: str, path: str, token: str, body=None):
+    async def _request(self, method: str, path: str, token: str, body=None, key: str | None = None):
         conn = self.idle.pop() if self.idle else await self._open()
         reader, writer = conn
         data = json.dumps(body).encode() if body is not None else b""
         head = (f"{method} {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
                 f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(data)}\r\nConnection: keep-alive\r\n\r\n").encode()
+                + (f"Idempotency-Key: {key}\r\n" if key else "")
+                + f"Content-Length: {len(data)}\r\nConnection: keep-alive\r\n\r\n").encode()
         sent = time.monotonic()
         writer.write(head + data)
         status_line = await reader.readline()
@@ -430,7 +438,8 @@ class Bench:
         self.redis_url = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
         self.results = {
             "meta": self._meta(),
-            "scenarios": {"fanout": [], "max_rate": [], "idle_rss": [], "two_workers": [], "rest_flow": []},
+            "scenarios": {"fanout": [], "max_rate": [], "idle_rss": [], "two_workers": [], "rest_flow": [],
+                          "flow_cpu": []},
         }
         self.loads = []
 
@@ -499,7 +508,7 @@ class Bench:
             conn.execute("UPDATE realtime_outboxevent SET published_at = now() WHERE published_at IS NULL")
         return Transitions(self.data["items"], self.data["tokens"]["manager"])
 
-    def server(self, name, kind, layer="pubsub", **extra) -> Server:
+    def server(self, name, kind, layer="pubsub", workers=1, **extra) -> Server:
         pool = extra.pop("_pool", self.db_pool)
         env = self.env(**extra)
         if kind != "peer":
@@ -510,7 +519,7 @@ class Bench:
                 "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
                 "core": "channels_redis.core.RedisChannelLayer",
             }[layer]
-        return Server(name, kind, env, self.logdir, layer)
+        return Server(name, kind, env, self.logdir, layer, workers)
 
     # --- one measured run ----------------------------------------------------------------
 
@@ -720,31 +729,44 @@ class Bench:
 
     # --- scenario 5: the REST flow --------------------------------------------------------
 
-    def scenario_rest_flow(self):
-        cfg = self.cfg
-        configs = [("peer", "peer"), ("ours-uvicorn", "uvicorn")]
+    # Scenario 6 runs on these (ours as the Procfile's `web` with one worker), on the server
+    # scenario 5 starts for them: one start per configuration.
+    FLOW_CPU_CONFIGS = ("peer", "ours-uvicorn")
+
+    def scenario_rest(self):
+        """Scenarios 5 (REST flow) and 6 (CPU per sequential flow and move), per server."""
+        configs = [("peer", "peer", 1), ("ours-uvicorn", "uvicorn", 1)]
         if self.mode != "smoke":
-            configs += [("ours-daphne", "daphne"), ("ours-gunicorn-wsgi-2x4", "gunicorn")]
-        for name, kind in configs:
-            if not self.picked(name):
+            configs += [("ours-uvicorn-workers-2", "uvicorn", 2), ("ours-daphne", "daphne", 1),
+                        ("ours-gunicorn-wsgi-2x4", "gunicorn", 1)]
+        for name, kind, workers in configs:
+            cpu = self.wants("flow_cpu") and name in self.FLOW_CPU_CONFIGS
+            if not self.picked(name) or not (cpu or self.wants("rest_flow")):
                 continue
-            server = self.server(name, kind)
+            server = self.server(name, kind, workers=workers)
             try:
-                log(f"REST flow {name}: {cfg['flow_clients']} clients, create -> add item -> confirm")
-                asyncio.run(self.flow(server.base, 1.0))  # warm-up
-                cpu0, wall0 = proc_cpu_seconds(server.pid), time.monotonic()
-                driver0 = proc_cpu_seconds(os.getpid(), children=False)
-                result = asyncio.run(self.flow(server.base, cfg["flow_seconds"]))
-                wall = time.monotonic() - wall0
-                result["server_cpu_pct"] = round(100 * (proc_cpu_seconds(server.pid) - cpu0) / wall, 1)
-                result["driver_cpu_pct"] = round(100 * (proc_cpu_seconds(os.getpid(), children=False) - driver0) / wall, 1)
-                result["server_cpu_ms_per_order"] = round(10 * result["server_cpu_pct"] / result["orders_per_s"], 1) if result["orders_per_s"] else None
-                result.update(config=name, server=kind, clients=cfg["flow_clients"], loadavg=loadavg()[0])
-                self.results["scenarios"]["rest_flow"].append(result)
-                log(f"  {result['orders_per_s']} orders/s, flow median {result['flow_ms']['median_ms']} ms "
-                    f"p99 {result['flow_ms']['p99_ms']} ms, errors {result['errors']}, server CPU {result['server_cpu_pct']}%")
+                if cpu:  # first: the sequential figures on a server that has served nothing else
+                    self.flow_cpu_on(server, name, kind)
+                if self.wants("rest_flow"):
+                    self.rest_flow_on(server, name, kind, workers)
             finally:
                 server.stop()
+
+    def rest_flow_on(self, server, name, kind, workers):
+        cfg = self.cfg
+        log(f"REST flow {name}: {cfg['flow_clients']} clients, create -> add item -> confirm")
+        asyncio.run(self.flow(server.base, 1.0))  # warm-up
+        cpu0, wall0 = proc_cpu_seconds(server.pid), time.monotonic()
+        driver0 = proc_cpu_seconds(os.getpid(), children=False)
+        result = asyncio.run(self.flow(server.base, cfg["flow_seconds"]))
+        wall = time.monotonic() - wall0
+        result["server_cpu_pct"] = round(100 * (proc_cpu_seconds(server.pid) - cpu0) / wall, 1)
+        result["driver_cpu_pct"] = round(100 * (proc_cpu_seconds(os.getpid(), children=False) - driver0) / wall, 1)
+        result["server_cpu_ms_per_order"] = round(10 * result["server_cpu_pct"] / result["orders_per_s"], 1) if result["orders_per_s"] else None
+        result.update(config=name, server=kind, workers=workers, clients=cfg["flow_clients"], loadavg=loadavg()[0])
+        self.results["scenarios"]["rest_flow"].append(result)
+        log(f"  {result['orders_per_s']} orders/s, flow median {result['flow_ms']['median_ms']} ms "
+            f"p99 {result['flow_ms']['p99_ms']} ms, errors {result['errors']}, server CPU {result['server_cpu_pct']}%")
 
     async def flow(self, base: str, seconds: float) -> dict:
         token = self.data["tokens"]["waiter"]
@@ -753,25 +775,34 @@ class Bench:
         done, errors, flows = 0, 0, []
         stop_at = time.monotonic() + seconds
 
+        statuses: dict[str, int] = {}
+        first_bodies: dict[str, str] = {}
+
+        def failed(step, status, body=b""):
+            nonlocal errors
+            errors += 1
+            statuses[f"{step} {status}"] = statuses.get(f"{step} {status}", 0) + 1
+            first_bodies.setdefault(f"{step} {status}", body[:300].decode("utf-8", "replace"))
+
         async def client(index):
-            nonlocal done, errors
+            nonlocal done
             session = sessions[index % len(sessions)]
             while time.monotonic() < stop_at:
                 t0 = time.monotonic()
                 status, body, _, _ = await http.request("POST", "/api/v1/orders", token,
                                                         {"tableSessionId": session, "notes": "bench-flow"})
                 if status != 201:
-                    errors += 1
+                    failed("create", status, body)
                     continue
                 order = json.loads(body)["id"]
-                status, _, _, _ = await http.request("POST", f"/api/v1/orders/{order}/items", token,
-                                                     {"name": "Hamburguesa", "qty": 2, "unitPrice": "15.50"})
+                status, body, _, _ = await http.request("POST", f"/api/v1/orders/{order}/items", token,
+                                                        {"name": "Hamburguesa", "qty": 2, "unitPrice": "15.50"})
                 if status != 201:
-                    errors += 1
+                    failed("add", status, body)
                     continue
-                status, _, _, _ = await http.request("POST", f"/api/v1/orders/{order}/confirm", token)
+                status, body, _, _ = await http.request("POST", f"/api/v1/orders/{order}/confirm", token)
                 if status != 200:
-                    errors += 1
+                    failed("confirm", status, body)
                     continue
                 done += 1
                 flows.append((time.monotonic() - t0) * 1000)
@@ -781,7 +812,111 @@ class Bench:
         elapsed = time.monotonic() - started
         http.close()
         return {"orders": done, "seconds": round(elapsed, 2), "orders_per_s": round(done / elapsed, 1),
-                "errors": errors, "flow_ms": percentiles(flows)}
+                "errors": errors, "error_statuses": statuses, "first_error_bodies": first_bodies, "flow_ms": percentiles(flows)}
+
+    # --- scenario 6: server CPU per sequential flow and item move ----------------------------
+
+    # Rows a keyed request leaves behind, counted around each measured phase: ours writes the
+    # history and outbox rows with the change; both servers store the idempotent answer.
+    ROW_TABLES = {"idempotency": "orders_idempotencyrecord", "history": "orders_historyentry",
+                  "outbox": "realtime_outboxevent"}
+
+    def count_rows(self) -> dict:
+        import psycopg
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            return {name: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                    for name, table in self.ROW_TABLES.items()}
+
+    def flow_cpu_on(self, server, name, kind):
+        """One sequential client, every POST with its own Idempotency-Key as POS clients send
+        it: N flows (create -> add item -> confirm), then M item moves, after a warm-up of
+        both. Server CPU from /proc over each phase, divided by the flows or moves done."""
+        cfg = self.cfg
+        transitions = self.reset_items()
+        log(f"CPU per flow {name}: {cfg['cpu_flows']} flows, {cfg['cpu_moves']} moves, one client, keyed")
+        asyncio.run(self.sequential(server, transitions, cfg["cpu_warmup"], cfg["cpu_warmup"]))
+        result = asyncio.run(self.sequential(server, transitions, cfg["cpu_flows"], cfg["cpu_moves"], measure=True))
+        result.update(config=name, server=kind, loadavg=loadavg()[0])
+        self.loads.append(result["loadavg"])
+        self.results["scenarios"]["flow_cpu"].append(result)
+        log(f"  server CPU {result['cpu_ms_per_flow']} ms per flow, {result['cpu_ms_per_move']} ms per move; "
+            f"rows per flow {result['rows_per_flow']}, per move {result['rows_per_move']}, errors {result['errors']}")
+
+    async def sequential(self, server: Server, transitions: Transitions, flows: int, moves: int, measure=False) -> dict:
+        import uuid
+        waiter, session = self.data["tokens"]["waiter"], self.data["sessions"][0]
+        http = Http(server.base)
+        errors: dict[str, int] = {}
+        walls = {"flow": [], "move": []}
+
+        def failed(step, status):
+            errors[f"{step} {status}"] = errors.get(f"{step} {status}", 0) + 1
+
+        last_create = {}
+
+        async def post(path, token, body=None, key=None):
+            return await http.request("POST", path, token, body, key=key or f"bench-{uuid.uuid4()}")
+
+        async def one_flow():
+            t0 = time.monotonic()
+            key, create = f"bench-{uuid.uuid4()}", {"tableSessionId": session, "notes": "bench-flow"}
+            status, body, _, _ = await post("/api/v1/orders", waiter, create, key)
+            if status != 201:
+                return failed("create", status)
+            order = json.loads(body)["id"]
+            last_create.update(key=key, body=create, order=order)
+            status, _, _, _ = await post(f"/api/v1/orders/{order}/items", waiter,
+                                         {"name": "Hamburguesa", "qty": 2, "unitPrice": "15.50"})
+            if status != 201:
+                return failed("add", status)
+            status, _, _, _ = await post(f"/api/v1/orders/{order}/confirm", waiter)
+            if status != 200:
+                return failed("confirm", status)
+            walls["flow"].append((time.monotonic() - t0) * 1000)
+
+        async def one_move():
+            order, item, target = transitions.next()
+            t0 = time.monotonic()
+            status, body, _, _ = await post(f"/api/v1/orders/{order}/items/{item}/status", transitions.token, {"status": target})
+            if status != 200:
+                return failed("move", status)
+            transitions.status[item] = json.loads(body)["status"]
+            walls["move"].append((time.monotonic() - t0) * 1000)
+
+        async def phase(step, count, run_one):
+            # The after-commit publishing of the last request is part of its phase: a pause
+            # before reading the CPU again (ours publishes from the relay's thread).
+            rows0 = self.count_rows() if measure else None
+            cpu0 = proc_cpu_seconds(server.pid)
+            for _ in range(count):
+                await run_one()
+            await asyncio.sleep(0.3)
+            cpu = proc_cpu_seconds(server.pid) - cpu0
+            done = len(walls[step])
+            rows = None
+            if measure:
+                rows1 = self.count_rows()
+                rows = {k: round((rows1[k] - rows0[k]) / done, 2) if done else None for k in rows1}
+            return cpu, done, rows
+
+        flow_cpu, flows_done, flow_rows = await phase("flow", flows, one_flow)
+        move_cpu, moves_done, move_rows = await phase("move", moves, one_move)
+        replayed = None
+        if measure and last_create:
+            # The key is honoured, not ignored: a retry of the last create answers the same
+            # order and stores nothing new.
+            rows0 = self.count_rows()
+            status, body, _, _ = await post("/api/v1/orders", waiter, last_create["body"], last_create["key"])
+            replayed = (status == 201 and json.loads(body)["id"] == last_create["order"]
+                        and self.count_rows() == rows0)
+        http.close()
+        return {
+            "flows": flows_done, "moves": moves_done, "errors": errors,
+            "cpu_ms_per_flow": round(1000 * flow_cpu / flows_done, 2) if flows_done else None,
+            "cpu_ms_per_move": round(1000 * move_cpu / moves_done, 2) if moves_done else None,
+            "flow_ms": percentiles(walls["flow"]), "move_ms": percentiles(walls["move"]),
+            "rows_per_flow": flow_rows, "rows_per_move": move_rows, "retry_replayed": replayed,
+        }
 
     # --- all ------------------------------------------------------------------------------
 
@@ -795,8 +930,8 @@ class Bench:
             self.scenario_idle()
         if self.wants("two_workers"):
             self.scenario_two_workers()
-        if self.wants("rest_flow"):
-            self.scenario_rest_flow()
+        if self.wants("rest_flow") or self.wants("flow_cpu"):
+            self.scenario_rest()
         meta = self.results["meta"]
         meta["finished"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
         meta["seconds"] = round(time.monotonic() - started, 1)
@@ -853,6 +988,18 @@ def evaluate_targets(results) -> list[dict]:
             share = round(row["orders_per_s"] / peer_flow["orders_per_s"], 2)
             add(f"{row['config']}: REST flow vs peer", ">= 0.70", share, share >= 0.70,
                 f"{row['orders_per_s']} vs {peer_flow['orders_per_s']} orders/s")
+        if row["config"].startswith("ours"):
+            add(f"{row['config']}: REST flow", ">= 100 orders/s", row["orders_per_s"], row["orders_per_s"] >= 100,
+                f"{row['server_cpu_pct']}% server CPU, {row['clients']} clients")
+    peer_cpu = _find(s.get("flow_cpu", []), config="peer")
+    for row in s.get("flow_cpu", []):
+        if not row["config"].startswith("ours"):
+            continue
+        for what, key, limit in (("flow", "cpu_ms_per_flow", 12), ("item move", "cpu_ms_per_move", 6)):
+            value = row[key]
+            note = f"peer {peer_cpu[key]} ms in the same run" if peer_cpu and peer_cpu[key] is not None else ""
+            add(f"{row['config']}: server CPU per {what}, sequential, keyed", f"<= {limit} ms", value,
+                value is not None and value <= limit, note)
     return targets
 
 
@@ -901,6 +1048,18 @@ def markdown(results) -> str:
         per_order = r.get("server_cpu_ms_per_order") or (round(10 * r["server_cpu_pct"] / r["orders_per_s"], 1) if r["orders_per_s"] else None)
         lines.append(f"| {r['config']} | {r['clients']} | {r['orders_per_s']} | {_ms(r['flow_ms']['median_ms'])} | "
                      f"{_ms(r['flow_ms']['p99_ms'])} | {r['errors']} | {r['server_cpu_pct']} | {per_order} | {r.get('driver_cpu_pct', '–')} |")
+    lines += ["", "## 6. Server CPU per sequential flow and item move (every POST with an Idempotency-Key)", "",
+              "One client, one request at a time. Rows: what each flow or move left in the database "
+              "(stored idempotent answers, history entries, outbox events).", "",
+              "| config | flows | moves | CPU ms per flow | CPU ms per move | flow median / p99 ms | move median / p99 ms | rows per flow | rows per move | errors | load |",
+              "|---|---:|---:|---:|---:|---|---|---|---|---|---:|"]
+    for r in s.get("flow_cpu", []):
+        def rows(counts):
+            return ", ".join(f"{k} {v:g}" for k, v in (counts or {}).items() if v) or "–"
+        lines.append(f"| {r['config']} | {r['flows']} | {r['moves']} | {r['cpu_ms_per_flow']} | {r['cpu_ms_per_move']} | "
+                     f"{_ms(r['flow_ms']['median_ms'])} / {_ms(r['flow_ms']['p99_ms'])} | "
+                     f"{_ms(r['move_ms']['median_ms'])} / {_ms(r['move_ms']['p99_ms'])} | {rows(r['rows_per_flow'])} | "
+                     f"{rows(r['rows_per_move'])} | {sum(r['errors'].values())} | {r['loadavg']} |")
     lines += ["", "## Targets", "", "| target | wanted | measured | met | note |", "|---|---|---:|---|---|"]
     for t in results.get("targets", []):
         lines.append(f"| {t['target']} | {t['wanted']} | {t['measured']} | {'yes' if t['met'] else '**no**'} | {t.get('note', '')} |")
@@ -953,7 +1112,7 @@ def main():
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--quick", action="store_true", help="smaller N and shorter steps (a few minutes)")
     group.add_argument("--smoke", action="store_true", help="tiny: checks the harness works (CI)")
-    parser.add_argument("--only", help="comma-separated scenarios: fanout,max_rate,idle_rss,two_workers,rest_flow")
+    parser.add_argument("--only", help="comma-separated scenarios: fanout,max_rate,idle_rss,two_workers,rest_flow,flow_cpu")
     parser.add_argument("--configs", help="comma-separated substrings: run only configurations whose name "
                         "contains one (e.g. peer,uvicorn-pubsub-sio); the peer is always kept for the ratios")
     parser.add_argument("--out", default=str(BENCH / "results"), help="results directory")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import shutil
 import socket
@@ -136,12 +137,26 @@ _PING_OPTIONS = {
 }
 
 
-def web_command(port: int, ping: tuple[float, float] | None = None) -> list[str]:
+_SHELL_DEFAULT = re.compile(r"^\$\{(\w+):-([^}]*)\}$")
+
+
+def web_command(port: int, ping: tuple[float, float] | None = None, workers: int | None = None) -> list[str]:
     """The Procfile's `web` line on 127.0.0.1:`port`, run by this interpreter; `ping`
-    replaces its keepalive interval and timeout."""
+    replaces its keepalive interval and timeout; `workers` is WEB_CONCURRENCY (otherwise
+    the Procfile's default)."""
     server, *options = procfile_command("web")
     replace = {"$PORT": str(port), "0.0.0.0": "127.0.0.1"}
-    options = [replace.get(option, option) for option in options]
+    variables = {"WEB_CONCURRENCY": str(workers)} if workers is not None else {}
+
+    def expand(option):
+        default = _SHELL_DEFAULT.match(option)
+        if default:  # ${NAME:-default}, as the shell running the Procfile expands it
+            return variables.pop(default.group(1), default.group(2))
+        return replace.get(option, option)
+
+    options = [expand(option) for option in options]
+    if variables:
+        raise LookupError(f"the Procfile's `web` does not read {sorted(variables)}")
     if ping is not None:
         for option, value in zip(_PING_OPTIONS[server], ping):
             options[options.index(option) + 1] = str(value)
@@ -149,16 +164,18 @@ def web_command(port: int, ping: tuple[float, float] | None = None) -> list[str]
 
 
 class WebServer(Process):
-    def __init__(self, name="web", ping: tuple[float, float] | None = None, **env):
-        """A Procfile `web` worker; `env`: settings of its own (e.g. OUTBOX_SWEEP="0")."""
+    def __init__(self, name="web", ping: tuple[float, float] | None = None, workers: int | None = None, **env):
+        """A Procfile `web` process (`workers`: its WEB_CONCURRENCY); `env`: settings of its
+        own (e.g. OUTBOX_SWEEP="0")."""
         self.port = free_port()
-        super().__init__(web_command(self.port, ping), server_env(**env), name)
+        super().__init__(web_command(self.port, ping, workers), server_env(**env), name)
         self.base = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws/events/"
         try:
-            self._wait_ready()
+            # Several workers each import the app at once: on a busy 2-core machine, slower.
+            self._wait_ready(60.0 if workers and workers > 1 else 20.0)
         except BaseException:
-            self.stop()  # nobody else holds it: left running, it outlives the test run
+            self.stop()  # not left running (with its workers) when it did not come up
             raise
 
     def _wait_ready(self, timeout=20.0):
