@@ -2,16 +2,17 @@
 as bench/run.py starts it) that holds 1,000 `/ws/events/` sockets and serves item
 transitions at a steady rate and a steady REST read.
 
-    .venv/bin/python bench/login_burst.py               # 1,000 sockets, 10 moves/s, 50 logins (~1 min)
+    .venv/bin/python bench/login_burst.py               # 1,000 sockets, 2 moves/s, 5 reads/s, 50 logins (~2 min)
     .venv/bin/python bench/login_burst.py --smoke       # 20 sockets, 10 logins (seconds)
     .venv/bin/python bench/login_burst.py --env LOGIN_PASSWORD_CHECKS=2   # a server setting
 
-Reported per window (before the burst; during it: from the first login sent to the last
-login answered; after it): event delivery latency from the transition's request to each
+Reported per window (before: answered before the first login was sent; after: sent after
+the last login was answered; during: the rest): event delivery latency from the transition's request to each
 socket (p50/p99/max), the transitions' and the reads' (`GET /api/v1/auth/me`) REST
 latency, and the logins' own latency and statuses. Each login is a distinct account
 from a distinct address (`X-Forwarded-For`, the server trusting one proxy), so that every
-one of them is a real password check, none refused by the per-address throttle.
+one of them is a real password check, none refused by the per-address throttle;
+`--one-address` sends them all from one (a restaurant's tablets behind one NAT).
 
 Reuses bench/run.py's server, socket clients, seed and HTTP client; writes
 bench/results/login-burst-<timestamp>.json and .md.
@@ -35,7 +36,7 @@ PASSWORD = "bench-login-password-7f3a"
 ACCOUNT = "login-{:03d}@bench.test"
 
 MODES = {
-    "full": dict(sockets=1000, logins=50, rate=10.0, reads=20.0, before=5.0, after=3.0, orders=600),
+    "full": dict(sockets=1000, logins=50, rate=2.0, reads=5.0, before=8.0, after=3.0, orders=600),
     "smoke": dict(sockets=20, logins=10, rate=10.0, reads=10.0, before=1.0, after=1.0, orders=40),
 }
 
@@ -73,8 +74,9 @@ async def raw_request(host, port, method, path, body=None, headers=None, timeout
 
 
 class Burst:
-    def __init__(self, cfg, base: str, transitions, token: str):
+    def __init__(self, cfg, base: str, transitions, token: str, one_address: bool = False):
         self.cfg, self.base, self.transitions, self.token = cfg, base, transitions, token
+        self.one_address = one_address
         self.moves, self.reads, self.logins = [], [], []
 
     async def steady_moves(self, until):
@@ -145,7 +147,8 @@ class Burst:
                 status, sent, received = await raw_request(
                     host, port, "POST", "/api/v1/auth/login",
                     {"email": ACCOUNT.format(index), "password": PASSWORD},
-                    {"X-Forwarded-For": f"10.1.{index // 250}.{index % 250 + 1}"}, timeout=120)
+                    {"X-Forwarded-For": "10.1.0.1" if self.one_address else f"10.1.{index // 250}.{index % 250 + 1}"},
+                    timeout=120)
             except Exception:  # noqa: BLE001
                 status, sent, received = 0, time.monotonic(), time.monotonic()
             self.logins.append({"status": status, "sent": sent, "received": received})
@@ -162,35 +165,39 @@ class Burst:
         await asyncio.gather(*steady)
 
 
-def window_of(t, burst_start, burst_end):
-    return "before" if t < burst_start else "during" if t <= burst_end else "after"
+def window_of(record, burst_start, burst_end):
+    """before: answered before the first login was sent; after: sent after the last login
+    was answered; during: the rest (in flight at some point of the burst)."""
+    if record["received"] < burst_start:
+        return "before"
+    return "after" if record["sent"] > burst_end else "during"
 
 
 def summarize(burst: Burst, dumps: list[dict]) -> dict:
     burst_start = min(r["sent"] for r in burst.logins)
     burst_end = max(r["received"] for r in burst.logins)
-    windows = {w: {"moves": [], "reads": [], "deliveries": [], "errors": 0} for w in ("before", "during", "after")}
+    windows = {w: {"moves": [], "reads": [], "deliveries": [], "errors": {}} for w in ("before", "during", "after")}
     by_key = {}
     for r in burst.moves:
-        w = windows[window_of(r["sent"], burst_start, burst_end)]
+        w = windows[window_of(r, burst_start, burst_end)]
         if r["status"] == 200:
             w["moves"].append((r["received"] - r["sent"]) * 1000)
             by_key[tuple(r["key"])] = r
         else:
-            w["errors"] += 1
+            w["errors"][f"move {r['status']}"] = w["errors"].get(f"move {r['status']}", 0) + 1
     for r in burst.reads:
-        w = windows[window_of(r["sent"], burst_start, burst_end)]
+        w = windows[window_of(r, burst_start, burst_end)]
         if r["status"] == 200:
             w["reads"].append((r["received"] - r["sent"]) * 1000)
         else:
-            w["errors"] += 1
+            w["errors"][f"read {r['status']}"] = w["errors"].get(f"read {r['status']}", 0) + 1
     delivered = 0
     for dump in dumps:
         for event in dump["events"]:
             record = by_key.get(tuple(event["key"])) if event["key"] else None
             if record is None:
                 continue
-            w = windows[window_of(record["sent"], burst_start, burst_end)]
+            w = windows[window_of(record, burst_start, burst_end)]
             for t in event["times"]:
                 w["deliveries"].append((t - record["sent"]) * 1000)
                 delivered += 1
@@ -216,17 +223,19 @@ def markdown(result) -> str:
     lines = [f"# Login burst ({m['started']})", "",
              f"Command: `{m['command']}`; {m['nproc']} cores, {m['cpu']}; load {m['loadavg_start']} → {m['loadavg_end']}; "
              f"server env {m['server_env'] or '{}'}.", "",
-             f"{s['logins']['latency_ms']['count']} logins in one second (distinct accounts and addresses), "
+             f"{s['logins']['latency_ms']['count']} logins in one second (distinct accounts, "
+             f"{'one address' if m.get('one_address') else 'distinct addresses'}), "
              f"{m['sockets']} sockets, {m['rate']:g} transitions/s and {m['reads']:g} reads/s. "
              f"The burst lasted {s['burst_seconds']} s (first login sent → last answered). "
              f"Deliveries {s['deliveries']} of {s['expected_deliveries']}. Server CPU {m['server_cpu_pct']}%.", "",
              f"Logins: statuses {s['logins']['statuses']}, latency p50 / p99 / max "
              f"{s['logins']['latency_ms']['median_ms']} / {s['logins']['latency_ms']['p99_ms']} / {s['logins']['latency_ms']['max_ms']} ms.", "",
              "| window | moves | delivery p50 / p99 / max ms (from the request) | move REST p50 / p99 / max ms | read REST p50 / p99 / max ms | errors |",
-             "|---|---:|---|---|---|---:|"]
+             "|---|---:|---|---|---|---|"]
     for name, w in s["windows"].items():
         fmt = lambda p: f"{p['median_ms']} / {p['p99_ms']} / {p['max_ms']}"  # noqa: E731
-        lines.append(f"| {name} | {w['moves']} | {fmt(w['delivery_ms'])} | {fmt(w['move_rest_ms'])} | {fmt(w['read_rest_ms'])} | {w['errors']} |")
+        errors = ", ".join(f"{k}: {v}" for k, v in w["errors"].items()) or "0"
+        lines.append(f"| {name} | {w['moves']} | {fmt(w['delivery_ms'])} | {fmt(w['move_rest_ms'])} | {fmt(w['read_rest_ms'])} | {errors} |")
     return "\n".join(lines) + "\n"
 
 
@@ -234,6 +243,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny: checks the harness works")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="a setting for the server")
+    parser.add_argument("--one-address", action="store_true",
+                        help="every login from one address (tablets behind one NAT): the per-address throttle counts them all")
     parser.add_argument("--out", default=str(harness.BENCH / "results"))
     parser.add_argument("--seed-accounts", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -248,7 +259,7 @@ def main():
     bench.cfg = dict(bench.cfg, orders=cfg["orders"])
     meta = bench._meta()
     meta.update(command=" ".join([".venv/bin/python", "bench/login_burst.py", *sys.argv[1:]]), mode=mode,
-                sockets=cfg["sockets"], rate=cfg["rate"], reads=cfg["reads"])
+                sockets=cfg["sockets"], rate=cfg["rate"], reads=cfg["reads"], one_address=args.one_address)
     harness.log(f"login burst ({mode}): load average {harness.loadavg()}")
     bench.setup()
     harness.log(f"seeding {cfg['logins']} login accounts (first run: ~{cfg['logins'] // 4} s of hashing)")
@@ -267,7 +278,7 @@ def main():
         time.sleep(0.5)
         pool.reset()
         cpu0, wall0 = harness.proc_cpu_seconds(server.pid), time.monotonic()
-        burst = Burst(cfg, server.base, transitions, token)
+        burst = Burst(cfg, server.base, transitions, token, one_address=args.one_address)
         harness.log(f"steady load for {cfg['before']:g} s, then {cfg['logins']} logins in one second")
         asyncio.run(burst.run())
         expected = sum(1 for r in burst.moves if r["status"] == 200) * pool.connected
