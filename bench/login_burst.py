@@ -57,6 +57,22 @@ def seed_accounts(count: int) -> None:
             User.objects.create_user(email=email, password=PASSWORD, role=Role.WAITER, restaurant=restaurant)
 
 
+STALE = (IndexError, ConnectionError, asyncio.IncompleteReadError)
+
+
+async def keepalive_request(http, method, path, token, body=None):
+    """harness.Http's request, sent again once on a fresh connection when the kept-alive one
+    it took had been closed by the server meanwhile (uvicorn closes idle ones after 5 s),
+    as browsers do; timed from the first send."""
+    first = time.monotonic()
+    try:
+        return await http.request(method, path, token, body, timeout=120)
+    except STALE:
+        http.close()
+        status, payload, _, received = await http.request(method, path, token, body, timeout=120)
+        return status, payload, first, received
+
+
 async def raw_request(host, port, method, path, body=None, headers=None, timeout=60.0):
     """One request on its own connection (a tablet logging in opens its own)."""
     data = json.dumps(body).encode() if body is not None else b""
@@ -79,53 +95,10 @@ class Burst:
         self.one_address = one_address
         self.moves, self.reads, self.logins = [], [], []
 
-    async def steady_moves(self, until):
-        """Open-loop item transitions at `rate` until `until()` (bench/run.py's `drive`, unbounded)."""
-        http = harness.Http(self.base)
-        rate, tasks, busy, k = self.cfg["rate"], [], set(), 0
-        start = time.monotonic()
-
-        async def one(order, item, target):
-            try:
-                status, payload, sent, received = await http.request(
-                    "POST", f"/api/v1/orders/{order}/items/{item}/status", self.token, {"status": target}, timeout=120)
-                key = None
-                if status == 200:
-                    moved = json.loads(payload)
-                    self.transitions.status[item] = moved["status"]
-                    key = ["item", moved["id"], moved["status"], moved["updatedAt"]]
-                self.moves.append({"status": status, "sent": sent, "received": received, "key": key})
-            except Exception as exc:  # noqa: BLE001
-                now = time.monotonic()
-                self.moves.append({"status": 0, "error": repr(exc), "sent": now, "received": now, "key": None})
-            finally:
-                busy.discard(item)
-
-        while not until():
-            delay = start + k / rate - time.monotonic()
-            k += 1
-            if delay > 0:
-                await asyncio.sleep(delay)
-            order, item, target = self.transitions.next()
-            if item in busy:
-                order, item, target = self.transitions.next()
-            busy.add(item)
-            tasks.append(asyncio.ensure_future(one(order, item, target)))
-        await asyncio.gather(*tasks)
-        http.close()
-
-    async def steady_reads(self, until):
-        http = harness.Http(self.base)
-        rate, tasks, k = self.cfg["reads"], [], 0
-        start = time.monotonic()
-
-        async def one():
-            try:
-                status, _, sent, received = await http.request("GET", "/api/v1/auth/me", self.token, timeout=120)
-            except Exception:  # noqa: BLE001
-                status, sent, received = 0, time.monotonic(), time.monotonic()
-            self.reads.append({"status": status, "sent": sent, "received": received})
-
+    @staticmethod
+    async def open_loop(rate, until, one):
+        """Start `one()` `rate` times a second, not waiting for answers, until `until()`."""
+        tasks, start, k = [], time.monotonic(), 0
         while not until():
             delay = start + k / rate - time.monotonic()
             k += 1
@@ -133,11 +106,51 @@ class Burst:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.ensure_future(one()))
         await asyncio.gather(*tasks)
+
+    async def steady_moves(self, until):
+        """Item transitions at `rate` (bench/run.py's `drive`, until the burst is over)."""
+        http, busy = harness.Http(self.base), set()
+
+        async def one():
+            order, item, target = self.transitions.next()
+            if item in busy:  # its previous move is still in flight: take the next item
+                order, item, target = self.transitions.next()
+            busy.add(item)
+            record = {"status": 0, "key": None}
+            try:
+                record["status"], payload, record["sent"], record["received"] = await keepalive_request(
+                    http, "POST", f"/api/v1/orders/{order}/items/{item}/status", self.token, {"status": target})
+                if record["status"] == 200:
+                    moved = json.loads(payload)
+                    self.transitions.status[item] = moved["status"]
+                    record["key"] = ["item", moved["id"], moved["status"], moved["updatedAt"]]
+            except Exception as exc:  # noqa: BLE001
+                record.update(status=0, error=repr(exc), sent=time.monotonic(), received=time.monotonic())
+            finally:
+                busy.discard(item)
+            self.moves.append(record)
+
+        await self.open_loop(self.cfg["rate"], until, one)
+        http.close()
+
+    async def steady_reads(self, until):
+        http = harness.Http(self.base)
+
+        async def one():
+            try:
+                status, _, sent, received = await keepalive_request(http, "GET", "/api/v1/auth/me", self.token)
+                error = None
+            except Exception as exc:  # noqa: BLE001
+                status, sent, received, error = 0, time.monotonic(), time.monotonic(), repr(exc)
+            self.reads.append({"status": status, "sent": sent, "received": received, "error": error})
+
+        await self.open_loop(self.cfg["reads"], until, one)
         http.close()
 
     async def burst(self):
         """`logins` logins spread evenly over one second, each its own account and address."""
-        host, port = harness.urlsplit(self.base).hostname, harness.urlsplit(self.base).port
+        address = harness.urlsplit(self.base)
+        host, port = address.hostname, address.port
         count = self.cfg["logins"]
         start = time.monotonic()
 
@@ -184,13 +197,15 @@ def summarize(burst: Burst, dumps: list[dict]) -> dict:
             w["moves"].append((r["received"] - r["sent"]) * 1000)
             by_key[tuple(r["key"])] = r
         else:
-            w["errors"][f"move {r['status']}"] = w["errors"].get(f"move {r['status']}", 0) + 1
+            kind = f"move {r['status'] or r.get('error', '')[:40]}"
+            w["errors"][kind] = w["errors"].get(kind, 0) + 1
     for r in burst.reads:
         w = windows[window_of(r, burst_start, burst_end)]
         if r["status"] == 200:
             w["reads"].append((r["received"] - r["sent"]) * 1000)
         else:
-            w["errors"][f"read {r['status']}"] = w["errors"].get(f"read {r['status']}", 0) + 1
+            kind = f"read {r['status'] or (r.get('error') or '')[:40]}"
+            w["errors"][kind] = w["errors"].get(kind, 0) + 1
     delivered = 0
     for dump in dumps:
         for event in dump["events"]:
