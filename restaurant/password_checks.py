@@ -11,8 +11,13 @@ database connection while it hashed, so the pool ran dry and other requests got 
 of the process goes on, and a waiting login holds no connection.
 
 The per-account and per-address counters (restaurant.throttling) are taken inside the turn:
-an attempt waiting its turn is not yet counted, so a shift's tablets behind one address are
-counted as they are checked, like before, not all at once.
+an attempt waiting its turn is not yet counted, so 50 tablets behind one address signing in
+at once are counted one by one as they are checked, each given back as it signs in, never
+all 50 at once against the per-address limit (30/min).
+
+Taken by the throttle backend, so every surface that calls `authenticate` waits its turn
+(API, kitchen and admin logins); the admin's password change checks the old password
+without it (rare, staff only).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ def _gate() -> threading.BoundedSemaphore:
 
 @contextmanager
 def turn():
-    """Wait for a turn to check a password (re-entrant callers must not nest it)."""
+    """Wait for a turn to check a password. Not re-entrant: a holder must not ask again."""
     gate = _gate()
     if not gate.acquire(blocking=False):
         # Waiting may take seconds: give the connection back to the pool meanwhile, unless a
