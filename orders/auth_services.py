@@ -53,16 +53,18 @@ def _issue(user: User, session_id: str | None = None) -> TokenPair:
     )
 
 
-@transaction.atomic
 def login(*, request, email: str, password: str) -> TokenPair:
     # Unknown email, wrong password and inactive account answer alike (ModelBackend also runs
     # the hasher for unknown emails, so timing does not tell them apart either). The backend
     # counts the attempt first and raises `LockedOut` past the limit (restaurant.throttling).
+    # The check runs outside the transaction: it may wait its turn behind other logins
+    # (restaurant.password_checks), and a transaction would hold a connection meanwhile.
     user = authenticate(request, email=email, password=password)
     if user is None:
         raise Unauthenticated(_BAD_CREDENTIALS)
     throttling.forgive(request)
-    return _issue(user)
+    with transaction.atomic():
+        return _issue(user)
 
 
 class _Reused(Unauthenticated):

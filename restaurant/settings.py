@@ -227,6 +227,10 @@ LOGIN_THROTTLE_ACCOUNT = env.str(
 LOGIN_THROTTLE_ADDRESS = env.str(
     "LOGIN_THROTTLE_ADDRESS", default=env.str("LOGIN_THROTTLE_IP", default="30/min")
 )
+# Password checks (PBKDF2 at Django's default cost, ~230 ms of CPU each) running at once in
+# one process; more wait their turn (restaurant.password_checks). 1 leaves the other cores
+# to the event loop and the other requests while a shift logs in at once.
+LOGIN_PASSWORD_CHECKS = env.int("LOGIN_PASSWORD_CHECKS", default=1)
 AUTHENTICATION_BACKENDS = [
     "restaurant.throttling.LoginThrottleBackend",
     # Never reached by a counted attempt; listed for sessions that name it (see its docstring).

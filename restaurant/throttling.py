@@ -37,6 +37,7 @@ from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.shortcuts import render
 
+from . import password_checks
 from .identity import account_key
 
 logger = logging.getLogger(__name__)
@@ -153,10 +154,13 @@ class LoginThrottleBackend(ModelBackend):
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         email = username if username is not None else kwargs.get("email")
-        if request is None or not isinstance(email, str):
-            return super().authenticate(request, username=username, password=password, **kwargs)
-        reserve(request, email)
-        user = super().authenticate(request, username=username, password=password, **kwargs)
+        # One turn (restaurant.password_checks) for the counting and the check: an attempt
+        # is counted when it is checked, not while it waits behind a shift's other logins.
+        with password_checks.turn():
+            if request is None or not isinstance(email, str):
+                return super().authenticate(request, username=username, password=password, **kwargs)
+            reserve(request, email)
+            user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is None:
             raise PermissionDenied  # authenticate() answers None, sends user_login_failed
         return user
