@@ -103,8 +103,11 @@ def cache_keys(token) -> list[str]:
 def read(token, found: dict) -> tuple[bool, bool]:
     """(the token's login ended, the token's claims may stand in for its user's row), from
     the cache's answer to `cache_keys`."""
-    if _unwritten:
-        _write_unwritten()  # before trusting the cache's marks: this process' own first
+    # Marks this process could not write: written now, and no token trusted on a read
+    # made before they were.
+    pending = bool(_unwritten)
+    if pending:
+        _write_unwritten()
     session_id = token.get("sid")
     revoked = isinstance(session_id, str) and bool(session_id) and _key(session_id) in found
     since = found.get(SINCE_KEY)
@@ -117,7 +120,7 @@ def read(token, found: dict) -> tuple[bool, bool]:
     changed = found.get(_user_key(token.get(settings.SIMPLE_JWT["USER_ID_CLAIM"])), 0)
     issued = token.get("iat")
     current = isinstance(issued, (int, float)) and issued > max(since, changed) + SETTLING
-    return revoked, current and not _unwritten
+    return revoked, current and not pending
 
 
 def unavailable() -> tuple[bool, bool]:
