@@ -82,9 +82,10 @@ _CLAIMS = ("role", "restaurantId", "name", "email", "superuser")
 
 def _user_of_claims(token, restaurant_version):
     """The token's user as a row loaded with only what the token tells: `id`, `email`,
-    `name`, `role`, `restaurant_id`, `is_active`, `is_superuser` (any other field read
-    loads from the database; a save writes only those). None: the token lacks a claim."""
-    if any(claim not in token for claim in _CLAIMS):
+    `name`, `role`, `restaurant_id`, `is_active` (any other field read loads from the
+    database; a save writes only those). None: the token lacks a claim, or is a superuser's
+    (its `role` claim says MANAGER whatever the row's: the row is read, as before)."""
+    if any(claim not in token for claim in _CLAIMS) or token["superuser"] is not False:
         return None
     user_model = get_user_model()
     restaurant_id = token["restaurantId"]
@@ -93,7 +94,7 @@ def _user_of_claims(token, restaurant_version):
             "id": uuid.UUID(str(token[jwt_settings.USER_ID_CLAIM])),
             "email": token["email"], "name": token["name"], "role": token["role"],
             "restaurant_id": uuid.UUID(restaurant_id) if restaurant_id else None,
-            "is_active": True, "is_superuser": token["superuser"] is True,
+            "is_active": True, "is_superuser": False,
         }
     except (KeyError, ValueError, TypeError, AttributeError):
         return None

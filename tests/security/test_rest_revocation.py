@@ -123,6 +123,17 @@ def test_a_token_issued_before_its_claims_existed_is_checked_against_the_databas
     assert _get(token).status_code == 401
 
 
+def test_a_superusers_token_is_checked_against_the_database(steady):
+    """Its `role` claim says MANAGER whatever the row's role: the row answers, as before."""
+    floor = Floor()
+    superuser = User.objects.create_superuser(
+        email="root@example.com", password="x", restaurant=floor.restaurant, role=Role.KITCHEN
+    )
+    user, _, sql = _authenticate(auth_services._issue(superuser).access_token)
+    assert any("orders_user" in q for q in sql)
+    assert (user.is_superuser, user.role) == (True, Role.KITCHEN)
+
+
 def test_a_restaurants_change_is_read_at_the_next_request(steady):
     floor = Floor()
     token = auth_services._issue(floor.waiter).access_token
