@@ -35,13 +35,26 @@ class TokenPair:
     token_type: str = "Bearer"
 
 
+def token_claims(user: User) -> dict:
+    """What a token tells of its user besides `userId` and the password's fingerprint: the
+    reference backend's `role` and `restaurantId`, and what REST reads of the acting user
+    (history's actor name), so that a request reads no user row while none of it changed
+    (restaurant.tenancy, restaurant.revocation)."""
+    return {
+        "role": role_of(user),
+        "restaurantId": str(user.restaurant_id) if user.restaurant_id else None,
+        "name": user.name,
+        "email": user.email,
+        "superuser": user.is_superuser,
+    }
+
+
 def _issue(user: User, session_id: str | None = None) -> TokenPair:
     refresh = RefreshToken.for_user(user)
     # `sid` names the login: it survives rotation, and logout ends that login's sockets.
     refresh["sid"] = session_id or uuid.uuid4().hex
-    # The reference backend's claims; REST itself always reads the user from the database.
-    refresh["role"] = role_of(user)
-    refresh["restaurantId"] = str(user.restaurant_id) if user.restaurant_id else None
+    for claim, value in token_claims(user).items():
+        refresh[claim] = value
     # `for_user` stored the token before the claims above; the stored one names its login,
     # so that a login's whole family can be found and ended (`end_login`).
     OutstandingToken.objects.filter(jti=refresh[jwt_settings.JTI_CLAIM]).update(token=str(refresh))

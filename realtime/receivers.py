@@ -5,14 +5,13 @@ becomes an outbox event in the same transaction; a change that ends a user's acc
 their sockets once committed.
 """
 
-from django.contrib.auth.hashers import is_password_usable
 from django.contrib.auth.signals import user_logged_out
 from django.db import transaction
-from django.db.models.signals import post_delete, post_save, pre_save
+from django.db.models.signals import post_save
 from django.dispatch import receiver
 
-from orders.models import Order, OrderItem, OrderStatus, User
-from orders.signals import tokens_revoked
+from orders.models import Order, OrderItem, OrderStatus
+from orders.signals import access_changed, tokens_revoked
 
 from . import events
 from .auth import session_login_id
@@ -53,53 +52,20 @@ def order_saved(sender, instance: Order, created, update_fields=None, **kwargs):
 # --- Sockets that must close: access ended on any channel ------------------------------------
 #
 # Every change that ends a user's access closes their open sockets (both transports), once
-# committed: deactivated, moved to another restaurant, password changed or reset (REST
-# already refuses the old tokens: they carry the password's hash), deleted. Ending one login
-# (API logout, a reused refresh token, signing out of a session page) closes that login's
-# sockets only.
-
-_ACCESS_FIELDS = {"is_active", "restaurant", "restaurant_id", "password"}
+# committed: deactivated, moved to another restaurant, password changed or reset, deleted
+# (`orders.access` tells them; REST refuses the old tokens on the same signal). Ending one
+# login (API logout, a reused refresh token, signing out of a session page) closes that
+# login's sockets only.
 
 
 def _revoke_on_commit(user_id, reason: str, session_id=None) -> None:
     transaction.on_commit(lambda: publisher.revoke(user_id, session_id=session_id, reason=reason))
 
 
-def _could_sign_in(encoded_password: str) -> bool:
-    # A first password (an account just created) ends nobody's access.
-    return bool(encoded_password) and is_password_usable(encoded_password)
-
-
-@receiver(pre_save, sender=User, dispatch_uid="realtime.user_changing")
-def user_changing(sender, instance: User, update_fields=None, **kwargs):
-    instance._access_revoked = None
-    if instance.pk is None or (update_fields is not None and not _ACCESS_FIELDS & set(update_fields)):
-        return  # e.g. `last_login` at every login: nothing that ends access
-    before = (
-        User.objects.filter(pk=instance.pk)
-        .values("is_active", "restaurant_id", "password").first()
-    )
-    if not before:
-        return
-    if (before["is_active"] and not instance.is_active) or (
-        before["restaurant_id"] != instance.restaurant_id
-    ):
-        instance._access_revoked = "Account changed"
-    elif before["password"] != instance.password and _could_sign_in(before["password"]):
-        instance._access_revoked = "Password changed"
-
-
-@receiver(post_save, sender=User, dispatch_uid="realtime.user_changed")
-def user_changed(sender, instance: User, created, **kwargs):
-    reason = getattr(instance, "_access_revoked", None)
-    if reason:
-        instance._access_revoked = None
-        _revoke_on_commit(instance.pk, reason)
-
-
-@receiver(post_delete, sender=User, dispatch_uid="realtime.user_deleted")
-def user_deleted(sender, instance: User, **kwargs):
-    _revoke_on_commit(instance.pk, "Account deleted")
+@receiver(access_changed, dispatch_uid="realtime.access_changed")
+def on_access_changed(sender, user_id, ended=None, **kwargs):
+    if ended:  # sent once committed
+        publisher.revoke(user_id, session_id=None, reason=ended)
 
 
 @receiver(user_logged_out, dispatch_uid="realtime.session_signed_out")
