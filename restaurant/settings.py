@@ -140,6 +140,10 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "orders.User"
 
+# Realtime's fast path: the only code that uses servers' and libraries' non-public attributes
+# (direct frame writes, lean per-socket state, one Redis client for the cache), all in realtime/internals.py. Off: public
+# Channels, ASGI and python-socketio APIs only (slower fan-out, more memory per socket).
+REALTIME_FAST_PATH = env.bool("REALTIME_FAST_PATH", default=True)
 REDIS_URL = env.str("REDIS_URL", default="")
 
 
@@ -173,7 +177,10 @@ if REDIS_URL:
         )
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": (
+                "realtime.internals.SharedClientRedisCache" if REALTIME_FAST_PATH
+                else "django.core.cache.backends.redis.RedisCache"
+            ),
             "LOCATION": env.str("CACHE_URL", default=_redis_db_url(REDIS_URL, 1)),
             "KEY_PREFIX": "restaurant",
             # Every REST request reads the cache (revoked logins): a Redis that stops
@@ -388,10 +395,6 @@ WS_AUTH_TIMEOUT = env.float("WS_AUTH_TIMEOUT", default=5.0)
 # Seconds between heartbeats through the channel layer; a socket that hears none for three
 # intervals subscribes again and fills what it missed from the outbox. 0 turns them off.
 WS_HEARTBEAT_INTERVAL = env.float("WS_HEARTBEAT_INTERVAL", default=5.0)
-# Realtime's fast path: the only code that uses servers' and libraries' non-public attributes
-# (direct frame writes, lean per-socket state), all in realtime/internals.py. Off: public
-# Channels, ASGI and python-socketio APIs only (slower fan-out, more memory per socket).
-REALTIME_FAST_PATH = env.bool("REALTIME_FAST_PATH", default=True)
 # Events are kept this long for resuming clients; `manage.py prune_events` deletes older ones.
 EVENT_RETENTION = timedelta(hours=env.float("EVENT_RETENTION_HOURS", default=24))
 # The relay sweep: every INTERVAL seconds, publish events left unpublished for GRACE seconds.
