@@ -47,10 +47,14 @@ What each part relies on, on which version, and what it buys (BENCHMARKS.md, ben
    Socket.IO socket 35.4 -> 34.4 KiB RSS at 3,000, bench --quick).
 8. `SharedClientRedisCache`: Django 5.2's Redis cache builds a new `redis.Redis` client (and
    its table of ~170 response callbacks) for every cache call (`RedisCacheClient.get_client`,
-   `_client`, `_get_connection_pool`); every REST request makes one (restaurant.tenancy's
-   `get_many`), ~3 % of an item move's instructions. This one keeps a client per connection
-   pool: redis-py clients are thread-safe, each command borrowing a pooled connection. Wired
-   as the cache `BACKEND` in restaurant/settings.py while the switch is on.
+   `_client`, `_get_connection_pool`), and its cache objects are per thread and per ASGI
+   request context (`django.core.cache.caches`), so under ASGI every request (each in a
+   thread of its own) opened a new Redis connection, with redis-py's CLIENT SETINFO round
+   trips, for its one cache call (restaurant.tenancy's `get_many`). This one keeps one
+   client object per process and configuration (`RedisCache._cache`, `_class`) and one
+   `redis.Redis` per connection pool: redis-py clients and pools are thread-safe, each
+   command borrowing a pooled connection. Wired as the cache `BACKEND` in
+   restaurant/settings.py while the switch is on.
 """
 
 from __future__ import annotations
@@ -396,6 +400,12 @@ class _SharedClientRedisCacheClient(RedisCacheClient):
 
 
 class SharedClientRedisCache(RedisCache):
-    def __init__(self, server, params):
-        super().__init__(server, params)
-        self._class = _SharedClientRedisCacheClient
+    _clients: dict = {}  # (servers, options) -> the process' one client object
+
+    @property
+    def _cache(self):
+        key = (tuple(self._servers), repr(sorted(self._options.items())))
+        client = self._clients.get(key)
+        if client is None:  # a race here builds a spare, harmless
+            client = self._clients[key] = _SharedClientRedisCacheClient(self._servers, **self._options)
+        return client

@@ -1,5 +1,6 @@
-"""realtime.internals.SharedClientRedisCache: the cache's Redis client is built once per
-connection pool while the fast path is on, and per call (Django's own) with it off."""
+"""realtime.internals.SharedClientRedisCache: while the fast path is on, the cache's Redis
+client is built once per connection pool and process, whichever thread (under ASGI: each
+request's) asks; with it off, per call and per thread (Django's own)."""
 
 import threading
 
@@ -29,11 +30,14 @@ def test_cache_calls_share_one_client_with_the_fast_path_on(clients_built):
     before = len(clients_built)
     results = []
 
-    def reader():
-        for _ in range(10):
-            results.append(cache.get_many(["shared-client-probe", "absent"]))
+    def reader_in_a_new_thread():
+        # Django's `caches` are per thread: each thread gets its own cache object.
+        from django.core.cache import caches
 
-    threads = [threading.Thread(target=reader) for _ in range(4)]
+        for _ in range(10):
+            results.append(caches["default"].get_many(["shared-client-probe", "absent"]))
+
+    threads = [threading.Thread(target=reader_in_a_new_thread) for _ in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -43,3 +47,38 @@ def test_cache_calls_share_one_client_with_the_fast_path_on(clients_built):
         assert len(clients_built) - before <= 4  # at most one spare per racing first call
     else:
         assert len(clients_built) - before == 40
+
+
+def test_threads_share_the_connections_with_the_fast_path_on():
+    """Each ASGI request runs in a thread of its own: with Django's per-thread cache objects,
+    each opened a Redis connection of its own."""
+    import redis.connection
+
+    from django.core.cache import caches
+
+    opened = []
+    original = redis.connection.AbstractConnection.connect
+
+    def counting(self, *args, **kwargs):
+        if getattr(self, "_sock", None) is None:  # connect() is a no-op when connected
+            opened.append(1)
+        return original(self, *args, **kwargs)
+
+    redis.connection.AbstractConnection.connect = counting
+    try:
+        caches["default"].get("warm")
+        before = len(opened)
+
+        def one_request():
+            caches["default"].get("probe")
+
+        for _ in range(5):
+            thread = threading.Thread(target=one_request)
+            thread.start()
+            thread.join()
+    finally:
+        redis.connection.AbstractConnection.connect = original
+    if settings.REALTIME_FAST_PATH:
+        assert len(opened) - before == 0
+    else:
+        assert len(opened) - before == 5
