@@ -87,6 +87,29 @@ class Order(StatusTrackingModel):
         return list(self.items.order_by("created_at", "id"))
 
 
+class TicketCounter(models.Model):
+    """The last ticket number given in a restaurant on a day (`Order.service_date`).
+
+    A confirm takes the next one by incrementing this row in its own transaction: the row
+    stays locked until commit, so the restaurant's confirms of that day take their numbers
+    one after the other, never the same one, and a rolled-back confirm gives its number back
+    (numbers are gapless)."""
+
+    restaurant = models.ForeignKey(Restaurant, on_delete=models.CASCADE, related_name="+")
+    service_date = models.DateField()
+    last_number = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["restaurant", "service_date"], name="ticket_counter_one_per_day"
+            ),
+        ]
+
+    def __str__(self):
+        return f"#{self.last_number} on {self.service_date}"
+
+
 class OrderItem(StatusTrackingModel):
     tracked_fields = ("status", "allergy_acknowledged_at")
 

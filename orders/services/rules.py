@@ -95,10 +95,10 @@ def _scope(actor: User, restaurant_id):
     return restaurant_id if actor.is_superuser else actor.restaurant_id
 
 
-def _lock_row(actor: User, model, pk, what: str, restaurant_id=None, rows=None):
+def _lock_row(actor: User, model, pk, what: str, restaurant_id=None):
     """The row, locked until commit, read once with the tenancy filter: another
     restaurant's is not found, like a missing one."""
-    rows = model.objects.select_for_update() if rows is None else rows
+    rows = model.objects.select_for_update()
     scope = _scope(actor, restaurant_id)
     try:
         row = (rows if scope is None else rows.filter(restaurant_id=scope)).get(pk=pk)
@@ -108,12 +108,12 @@ def _lock_row(actor: User, model, pk, what: str, restaurant_id=None, rows=None):
     return row
 
 
-def _lock_order(actor: User, order: Order, rows=None) -> Order:
+def _lock_order(actor: User, order: Order) -> Order:
     """`order` may be a reference (`selectors.order_ref`): only its pk and restaurant count.
 
     Services lock before checking the role or the input: another restaurant's order, or a
     missing one, is a 404 whoever asks and whatever they send (the view reads nothing first)."""
-    return _lock_row(actor, Order, order.pk, "Order", order.restaurant_id, rows)
+    return _lock_row(actor, Order, order.pk, "Order", order.restaurant_id)
 
 
 def _lock_order_of(actor: User, item: OrderItem) -> Order:

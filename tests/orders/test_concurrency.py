@@ -260,55 +260,90 @@ def test_orders_are_not_lost_when_created_concurrently(racers, tx_floor):
 
 
 @pytest.fixture
-def slow_ticket_number(monkeypatch):
-    """Widen the window between reading the day's last ticket number (with the order's
-    lock, then again on every retry) and saving the next: both confirms then read the same
-    number, and only the constraint tells them apart."""
-    from django.db.models.query import QuerySet
-
+def slow_confirm(monkeypatch):
+    """Widen the window between a confirm's lock of its order and its save (a confirm checks
+    the actor's role right after the lock), and record how many confirms were inside it at
+    once: racing confirms of different orders hold different locks, so they overlap there."""
     from orders.services import ordering
 
-    original_aggregate, original_save = QuerySet.aggregate, ordering._save_with_ticket_number
-    reads = []
+    original, inside, peaks, guard = ordering._require_role, [0], [], threading.Lock()
 
-    def slow_retry(self, *args, **kwargs):
-        result = original_aggregate(self, *args, **kwargs)
-        if "last" in kwargs:
-            reads.append(result["last"])
-            time.sleep(0.05)
-        return result
-
-    def slow_first(order, day, last, **kwargs):
-        reads.append(last)
+    def slow(actor, allowed, action):
+        with guard:
+            inside[0] += 1
+            peaks.append(inside[0])
         time.sleep(0.05)
-        return original_save(order, day, last, **kwargs)
+        with guard:
+            inside[0] -= 1
+        return original(actor, allowed, action)
 
-    monkeypatch.setattr(QuerySet, "aggregate", slow_retry)
-    monkeypatch.setattr(ordering, "_save_with_ticket_number", slow_first)
-    return reads
+    monkeypatch.setattr(ordering, "_require_role", slow)
+    return peaks
 
 
-def test_two_confirms_at_once_never_share_a_ticket_number(racers, tx_floor, slow_ticket_number):
-    """Two different orders confirmed at the same moment: the unique (restaurant, day,
-    number) constraint makes the second take the next number instead of the same."""
+def _confirm_at_once(racers, floor, rounds):
+    """`rounds` times, as many orders of one restaurant as there are racers confirmed at
+    once; every response's ticket number, in order of the rounds."""
     numbers = []
-    for _ in range(ROUNDS):
-        first, second = (OrderFactory(table_session=tx_floor.session) for _ in range(2))
-        for order in (first, second):
+    for _ in range(rounds):
+        orders = [OrderFactory(table_session=floor.session) for _ in range(racers.count)]
+        for order in orders:
             OrderItemFactory(order=order)
+        users = [floor.waiter, floor.manager]
+        responses = racers.race(*(
+            (users[k % 2], f"/api/v1/orders/{order.pk}/confirm", {}) for k, order in enumerate(orders)
+        ))
+        assert [r.status_code for r in responses] == [200] * racers.count, [
+            (r.status_code, r.content) for r in responses if r.status_code != 200
+        ]
+        numbers += sorted(r.json()["number"] for r in responses)
+    return numbers
 
-        responses = racers.race(
-            (tx_floor.waiter, f"/api/v1/orders/{first.pk}/confirm", {}),
-            (tx_floor.manager, f"/api/v1/orders/{second.pk}/confirm", {}),
-        )
 
-        assert [r.status_code for r in responses] == [200, 200], [r.content for r in responses]
-        pair = sorted(r.json()["number"] for r in responses)
-        assert pair[1] == pair[0] + 1, pair
-        numbers += pair
+def test_two_confirms_at_once_never_share_a_ticket_number(racers, tx_floor, slow_confirm):
+    """Two different orders confirmed at the same moment take consecutive numbers."""
+    numbers = _confirm_at_once(racers, tx_floor, ROUNDS)
     assert numbers == list(range(1, 2 * ROUNDS + 1))
-    # Some confirm read a number its rival then took, and retried: the race did happen.
-    assert len(slow_ticket_number) > 2 * ROUNDS, slow_ticket_number
+    assert max(slow_confirm) == 2, slow_confirm  # the race did happen
+
+
+RUSH = 24  # more confirms at once than a retry on the number's collision could ever absorb
+
+
+@pytest.fixture
+def pool_for_the_rush(transactional_db):
+    """A connection pool as large as the rush (the default one holds fewer: the racers beyond
+    it would wait for a connection, and be answered 503, instead of racing)."""
+    pool = connection.settings_dict["OPTIONS"].get("pool")
+    if not isinstance(pool, dict):
+        yield  # no pool: every thread opens its own connection
+        return
+    size = pool.get("max_size")
+
+    def renew(max_size):
+        connection.close()
+        connection.close_pool()
+        pool["max_size"] = max_size
+
+    renew(RUSH + 4)
+    try:
+        yield
+    finally:
+        renew(size)
+
+
+def test_a_rush_of_confirms_all_get_consecutive_ticket_numbers(tx_floor, pool_for_the_rush, slow_confirm):
+    """A dinner rush: many waiters confirm orders of one restaurant at the same moment. Each
+    gets the day's next number, none a 409 to try again; the numbers are gapless."""
+    racers = Racers(RUSH)
+    try:
+        numbers = _confirm_at_once(racers, tx_floor, 2)
+    finally:
+        racers.stop()
+    assert numbers == list(range(1, 2 * RUSH + 1))
+    assert max(slow_confirm) > RUSH // 2, slow_confirm  # they were in flight together
+    stored = Order.objects.filter(restaurant=tx_floor.restaurant, number__isnull=False)
+    assert sorted(stored.values_list("number", flat=True)) == numbers
 
 
 def test_two_adds_racing_for_the_last_portion_exactly_one_wins(racers, tx_floor):

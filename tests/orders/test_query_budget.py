@@ -74,9 +74,10 @@ def test_create_add_confirm_flow_stays_within_its_round_trips(floor):
     # of the order total and line count, and which courses are fired), insert item, its
     # history entry, touch order
     assert len(add_sql) <= 5, add_sql
-    # lock the order with the day's last ticket number, its items (read once:
-    # for order.new and the answer too), fire the lowest course, update, both events (the
-    # sequence bumped and the outbox rows inserted in one statement), its history entry,
+    # lock the order, its items (read once: for order.new and the answer
+    # too), fire the lowest course and take the day's next ticket number (one statement on
+    # PostgreSQL), update, both events (the sequence bumped and the outbox rows inserted in
+    # one statement), its history entry,
     # nothing else for the answer (no screen can have seen a ticket sent on commit: seenBy
     # reads nothing)
     assert len(confirm_sql) <= 6, confirm_sql

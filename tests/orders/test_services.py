@@ -288,6 +288,28 @@ def test_order_confirm_numbers_from_a_bare_reference_and_for_a_superuser_of_anot
     assert services.order_confirm(actor=admin, order=third).number == 3
 
 
+def test_order_confirm_rolled_back_gives_its_ticket_number_back(floor):
+    first, _ = make_order(floor, OrderStatus.DRAFT, [PENDING])
+    second, _ = make_order(floor, OrderStatus.DRAFT, [PENDING])
+    with transaction.atomic():
+        assert services.order_confirm(actor=floor.waiter, order=first).number == 1
+        transaction.set_rollback(True)
+    assert services.order_confirm(actor=floor.waiter, order=second).number == 1
+    first.refresh_from_db()
+    assert (first.status, first.number) == (OrderStatus.DRAFT, None)
+
+
+def test_order_confirm_never_gives_a_number_again_that_was_given_without_the_counter(floor, other_floor):
+    """The previous release, still confirming while a deploy migrates, numbers from the
+    orders themselves: the counter then lags behind them, and must not hand those out."""
+    first, _ = make_order(floor, OrderStatus.DRAFT, [PENDING])
+    second, _ = make_order(floor, OrderStatus.DRAFT, [PENDING])
+    day = services.order_confirm(actor=floor.waiter, order=first).service_date
+    OrderFactory(table_session=floor.session, status=OrderStatus.CONFIRMED, number=5, service_date=day)
+    OrderFactory(table_session=other_floor.session, status=OrderStatus.CONFIRMED, number=9, service_date=day)
+    assert services.order_confirm(actor=floor.waiter, order=second).number == 6
+
+
 def test_a_reference_to_another_restaurants_order_is_not_found_even_for_a_superuser(floor, other_floor):
     from orders import selectors
     from tests.factories import UserFactory
