@@ -127,11 +127,24 @@ def post(client, token: str, path: str, body: dict, expected: int) -> dict:
     return response.json()
 
 
+def order_create(client, floor: Floor) -> str:
+    body = {"tableSessionId": str(floor.session.pk)}
+    return post(client, floor.tokens["waiter"], "/api/v1/orders", body, 201)["id"]
+
+
+def item_add(client, floor: Floor, order_id: str) -> None:
+    body = {"name": "Soup", "qty": 2, "unitPrice": "4.50"}
+    post(client, floor.tokens["waiter"], f"/api/v1/orders/{order_id}/items", body, 201)
+
+
+def order_confirm(client, floor: Floor, order_id: str) -> None:
+    post(client, floor.tokens["waiter"], f"/api/v1/orders/{order_id}/confirm", {}, 200)
+
+
 def order_flow(client, floor: Floor) -> None:
-    token = floor.tokens["waiter"]
-    order = post(client, token, "/api/v1/orders", {"tableSessionId": str(floor.session.pk)}, 201)
-    post(client, token, f"/api/v1/orders/{order['id']}/items", {"name": "Soup", "qty": 2, "unitPrice": "4.50"}, 201)
-    post(client, token, f"/api/v1/orders/{order['id']}/confirm", {}, 200)
+    order_id = order_create(client, floor)
+    item_add(client, floor, order_id)
+    order_confirm(client, floor, order_id)
 
 
 def item_move(client, floor: Floor, order_id: str, item_id: str) -> None:
@@ -198,9 +211,17 @@ def measured(args) -> None:
             marks.marks_stop(name.encode())
         result[f"cpu_ms_per_{name}"] = round((time.process_time() - cpu) * 1000 / count, 2)
 
-    section("flow", args.flows, lambda _: order_flow(client, floor))
+    # The flow endpoint by endpoint: each section is one endpoint over `flows` orders.
+    created = []
+    section("create", args.flows, lambda _: created.append(order_create(client, floor)))
+    section("add", args.flows, lambda number: item_add(client, floor, created[number]))
+    section("confirm", args.flows, lambda number: order_confirm(client, floor, created[number]))
+    result["cpu_ms_per_flow"] = round(sum(result[f"cpu_ms_per_{n}"] for n in FLOW_ENDPOINTS), 2)
     section("move", args.moves, lambda number: item_move(client, floor, *moves[number]))
     print("RESULT " + json.dumps(result), flush=True)
+
+
+FLOW_ENDPOINTS = ("create", "add", "confirm")
 
 
 def run_child(env, args, prefix: list[str], extra: list[str]) -> dict:
@@ -251,14 +272,18 @@ def main() -> None:
                 f"--callgrind-out-file={directory}/callgrind.out.%p", "--quiet",
             ], ["--marks", str(library)])
             totals = callgrind_totals(directory)
-        report["instructions_per_flow"] = totals["flow"] // args.flows
+        for name in FLOW_ENDPOINTS:
+            report[f"instructions_per_{name}"] = totals[name] // args.flows
+        report["instructions_per_flow"] = sum(report[f"instructions_per_{n}"] for n in FLOW_ENDPOINTS)
         report["instructions_per_move"] = totals["move"] // args.moves
     s = report["statements"]
     print(f"statements: create {s['create']}, add item {s['add item']}, confirm {s['confirm']} "
           f"(flow {s['create'] + s['add item'] + s['confirm']}), item move {s['item move']}")
     print(f"CPU (native, noisy): {report['cpu_ms_per_flow']} ms per flow, {report['cpu_ms_per_move']} ms per move")
     if "instructions_per_flow" in report:
-        print(f"instructions: {report['instructions_per_flow'] / 1e6:.1f} M per flow, "
+        print(f"instructions: {report['instructions_per_flow'] / 1e6:.1f} M per flow (create "
+              f"{report['instructions_per_create'] / 1e6:.1f}, add item {report['instructions_per_add'] / 1e6:.1f}, "
+              f"confirm {report['instructions_per_confirm'] / 1e6:.1f}), "
               f"{report['instructions_per_move'] / 1e6:.1f} M per move "
               f"({args.flows} flows, {args.moves} moves, callgrind)")
     print(json.dumps(report))
