@@ -384,6 +384,7 @@ class SocketIOFastPath:
 
 
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient  # noqa: E402
+from django.utils.functional import cached_property  # noqa: E402
 
 
 class _SharedClientRedisCacheClient(RedisCacheClient):
@@ -402,7 +403,7 @@ class _SharedClientRedisCacheClient(RedisCacheClient):
 class SharedClientRedisCache(RedisCache):
     _clients: dict = {}  # (servers, options) -> the process' one client object
 
-    @property
+    @cached_property  # per cache object (Django's are per thread): looked up once, not per call
     def _cache(self):
         key = (tuple(self._servers), repr(sorted(self._options.items())))
         client = self._clients.get(key)
