@@ -246,6 +246,10 @@ AUTHENTICATION_BACKENDS = [
 # The largest request body any path accepts (JSON API, forms, the admin): larger ones are
 # answered 413 before they are read (restaurant.bodylimit, restaurant.parsers). Django's own
 # form limit is the same number.
+# Threads serving Django's sync views under the ASGI server (restaurant.threaded_http); 0:
+# Django's ASGI handler, a thread per request.
+HTTP_THREADS = env.int("HTTP_THREADS", default=64)
+
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 

@@ -1,8 +1,6 @@
-"""WSGI entry point: the REST API and admin under a threaded WSGI server (Procfile `api`).
-
-Sync views under ASGI run one at a time per process; a WSGI server runs them on as many
-threads and processes as it is given (BENCHMARKS.md, scenario 5). WebSockets and Socket.IO
-need the ASGI application (`restaurant.asgi`, Procfile `web`).
+"""WSGI entry point: what the ASGI application (`restaurant.asgi`, Procfile `web`) runs
+Django's sync views through, on its pool of threads (restaurant.threaded_http), and what a
+plain WSGI server can run for HTTP alone (WebSockets and Socket.IO need the ASGI one).
 """
 
 import os

@@ -21,6 +21,7 @@ keys are checked at commit).
 from __future__ import annotations
 
 import asyncio
+import http.client
 import os
 import signal
 import threading
@@ -66,7 +67,9 @@ class Tablet(threading.Thread):
         try:
             while True:
                 self.flow()
-        except OSError:  # the worker is gone (connection refused/reset)
+        except (OSError, http.client.HTTPException):
+            # The worker is gone: connection refused or reset, or an answer cut off after
+            # its headers (http.client.IncompleteRead): not an acknowledgement either way.
             return
 
     def flow(self):
