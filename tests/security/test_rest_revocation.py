@@ -183,3 +183,38 @@ def test_with_the_cache_down_every_token_is_checked_against_the_database(cache_d
     assert any("orders_user" in q for q in _authenticate(token)[2])
     USER_WIDE[change][0](floor.kitchen, floor)
     assert _get(token).status_code == 401
+
+
+def test_a_token_verified_once_is_not_verified_again_but_still_expires(steady, monkeypatch):
+    """A token's signature is checked once per process; its expiry at every request."""
+    from datetime import timedelta
+
+    from rest_framework_simplejwt.backends import TokenBackend
+
+    from restaurant import tenancy
+
+    floor = Floor()
+    token = auth_services._issue(floor.waiter).access_token
+    assert _get(token).status_code == 200
+    decodes = []
+    real_decode = TokenBackend.decode
+    monkeypatch.setattr(TokenBackend, "decode", lambda *a, **k: decodes.append(1) or real_decode(*a, **k))
+    assert _get(token).status_code == 200
+    assert decodes == []  # verified before: not decoded again
+    later = tenancy.jwt_aware_utcnow() + timedelta(days=30)
+    monkeypatch.setattr(tenancy, "jwt_aware_utcnow", lambda: later)
+    monkeypatch.setattr("rest_framework_simplejwt.tokens.aware_utcnow", lambda: later)
+    response = _get(token)
+    assert response.status_code == 401, response.content
+    assert response.json()["type"] == "/problems/unauthenticated"
+
+
+def test_a_token_altered_after_one_was_verified_is_refused(steady):
+    floor = Floor()
+    token = auth_services._issue(floor.waiter).access_token
+    assert _get(token).status_code == 200
+    header, payload, signature = token.split(".")
+    i = len(signature) // 2
+    flipped = signature[:i] + ("A" if signature[i] != "A" else "B") + signature[i + 1:]
+    for _ in range(2):  # refused the first time and every time after
+        assert _get(f"{header}.{payload}.{flipped}").status_code == 401
