@@ -145,8 +145,10 @@ class Server:
             self.stop()
             raise
 
-    def _wait(self, timeout=30.0):
+    def _wait(self, timeout=None):
         import urllib.request
+        # bench/server_instructions.py starts servers under valgrind, ~50x slower
+        timeout = timeout or float(os.environ.get("BENCH_START_TIMEOUT", 30))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
