@@ -91,13 +91,9 @@ class Floor:
             email=f"kitchen-{tag}@bench.test", password="x", role=Role.KITCHEN, restaurant=self.restaurant)
         table = Table.objects.create(restaurant=self.restaurant, name="I1")
         self.session = services.table_session_open(actor=self.waiter, table=table)
-        # Steady state, as in production since its first deploy: the cache has held the users'
-        # change marks since before these tokens were issued (restaurant.revocation).
-        from django.core.cache import cache
+        from steady import revocation_marks_in_place
 
-        from restaurant.revocation import SINCE_KEY
-
-        cache.set(SINCE_KEY, time.time() - 3600, timeout=None)
+        revocation_marks_in_place()
         self.tokens = {
             "waiter": _issue(self.waiter).access_token, "kitchen": _issue(self.kitchen).access_token,
         }

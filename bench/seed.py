@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -83,15 +82,9 @@ def main():
     # Setup events are not part of any measurement: don't let a server publish them later.
     OutboxEvent.objects.filter(published_at__isnull=True).update(published_at=timezone.now())
     connection.close()
-    # Steady state, as in production since its first deploy: the cache has held the users'
-    # change marks since before these tokens were issued (restaurant.revocation), so their
-    # claims stand in for the user row; a fresh cache would send them to the database.
-    from django.core.cache import cache
+    from steady import revocation_marks_in_place
 
-    from restaurant.revocation import SINCE_KEY
-
-    if (cache.get(SINCE_KEY) or time.time()) > time.time() - 3600:
-        cache.set(SINCE_KEY, time.time() - 3600, timeout=None)
+    revocation_marks_in_place()
     print(json.dumps({
         "restaurantId": str(restaurant.pk),
         "sessions": sessions,
