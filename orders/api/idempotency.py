@@ -18,8 +18,6 @@ import re
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, transaction
-from django.db.models import JSONField, Value
-from django.db.models.functions import Cast
 from django.utils import timezone
 from rest_framework.response import Response
 
@@ -69,23 +67,42 @@ def _insert(user, key: str, fingerprint: str) -> int | None:
     (`INSERT … ON CONFLICT DO NOTHING RETURNING`, PostgreSQL and SQLite), where the ORM's
     insert needs a savepoint around it to survive the unique violation. `bulk_create` with
     `ignore_conflicts` does not say whether the row was inserted."""
+    sql, fields = _statements()["insert"]
+    values = {"user": user.pk, "key": key, "fingerprint": fingerprint, "response_status": 0,
+              "created_at": timezone.now()}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [field.get_db_prep_save(values[field.name], connection) for field in fields])
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
+def _store(record_id: int, status: int, body: str | None) -> None:
+    """The answer onto the claimed record: `body` is the JSON text the client gets."""
+    sql, _ = _statements()["store"]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [status, body, record_id])
+
+
+@functools.cache
+def _statements() -> dict:
+    """The claim's and the store's SQL, written out once per process: through the ORM they
+    were compiled again on every keyed request (~0.5 ms each, BENCHMARKS.md section 10)."""
     meta = IdempotencyRecord._meta
-    values = {
-        "user": user.pk, "key": key, "fingerprint": fingerprint, "response_status": 0,
-        "created_at": timezone.now(),
-    }
-    fields = [meta.get_field(name) for name in values]
     quote = connection.ops.quote_name
+    fields = [meta.get_field(name) for name in ("user", "key", "fingerprint", "response_status", "created_at")]
     unique = ", ".join(quote(meta.get_field(name).column) for name in _UNIQUE.fields)
-    sql = (
+    insert = (
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(f.column) for f in fields)}) "
         f"VALUES ({', '.join(['%s'] * len(fields))}) "
         f"ON CONFLICT ({unique}) DO NOTHING RETURNING {quote(meta.pk.column)}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [f.get_db_prep_save(values[f.name], connection) for f in fields])
-        row = cursor.fetchone()
-    return row[0] if row else None
+    # The body is JSON text already: PostgreSQL takes it as jsonb, SQLite stores the text.
+    body = "CAST(%s AS jsonb)" if connection.vendor == "postgresql" else "%s"
+    store = (
+        f"UPDATE {quote(meta.db_table)} SET {quote(meta.get_field('response_status').column)} = %s, "
+        f"{quote(meta.get_field('response_body').column)} = {body} WHERE {quote(meta.pk.column)} = %s"
+    )
+    return {"insert": (insert, fields), "store": (store, None)}
 
 
 _UNIQUE = next(
@@ -113,7 +130,7 @@ def _claim(user, key: str, fingerprint: str):
     raise IntegrityError(f"{HEADER} {key!r}: could not be claimed")
 
 
-def _rendered_body(view, request, response: Response) -> Cast | None:
+def _rendered_body(view, request, response: Response) -> str | None:
     """The answer rendered now, as DRF renders it once the view returns (`finalize_response`
     sets the same renderer and context, and a rendered response is not rendered again), and
     stored as that text: the data is encoded once, for the client and the record both.
@@ -126,7 +143,7 @@ def _rendered_body(view, request, response: Response) -> Cast | None:
     response.render()
     if not response.content:
         return None
-    return Cast(Value(response.content.decode(response.charset)), output_field=JSONField())
+    return response.content.decode(response.charset)
 
 
 def idempotent(handler):
@@ -155,10 +172,7 @@ def idempotent(handler):
             if response.status_code >= 500:
                 transaction.set_rollback(True)
                 return response
-            IdempotencyRecord.objects.filter(pk=record_id).update(
-                response_status=response.status_code,
-                response_body=_rendered_body(view, request, response),
-            )
+            _store(record_id, response.status_code, _rendered_body(view, request, response))
             return response
 
     return wrapper
