@@ -149,8 +149,9 @@ WRITES = {
     # event, its history entry (3 each, IN_PROGRESS -> READY; a PENDING item moves twice);
     # the order's update once READY and its event; the answer holds the items, read already
     "bump": Write("post", "order-bump", Role.KITCHEN, _bump, 200, 10),
-    # as bump: READY -> IN_PROGRESS, 3 per item
-    "recall": Write("post", "order-recall", Role.KITCHEN, _recall, 200, 10),
+    # as bump: READY -> IN_PROGRESS, 3 per item; the order is updated (with its event) by the
+    # first move, which takes it back to IN_PROGRESS, and again for the last move's time
+    "recall": Write("post", "order-recall", Role.KITCHEN, _recall, 200, 11),
     # lock the order, the course's held items, fire them, the CourseFiring and its event, its
     # history entry, touch order (firing moves no item: no status to re-derive), the items
     # for the answer
