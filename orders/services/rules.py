@@ -209,6 +209,14 @@ def _rederive(order: Order, statuses) -> bool:
     return True
 
 
+def _touch_order_unmoved(order: Order, now) -> None:
+    """Record a change of the order (or of its items) that moved no item: its status is
+    derived from its items' statuses alone (`derive_order_status`), was derived when they
+    last moved, and none moved since, so there is nothing to re-derive nor to read."""
+    order.updated_at = now
+    order.save(update_fields=["updated_at"])
+
+
 def _validated(instance, exclude=()):
     """Field validation for every caller, not only the API: admin and shell input too.
 
