@@ -204,10 +204,12 @@ def order_bump(*, actor: User, order: Order) -> Order:
     """
     order = _lock_order(actor, order)
     items = _lock_all_items(order)
+    # held courses wait
     due = [item for item in items if item.status in _BUMP_PATH and item.fired_at is not None]
-    if not due:  # held courses wait
+    if not due:
         raise Conflict(f"Order is {order.status}: it has no fired item left to bump.")
-    _move_items(actor, order, items, [(item, status) for item in due for status in _BUMP_PATH[item.status]])
+    moves = [(item, status) for item in due for status in _BUMP_PATH[item.status]]
+    _move_items(actor, order, items, moves)
     hold_items(order, items)
     return order
 

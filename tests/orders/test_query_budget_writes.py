@@ -212,9 +212,12 @@ def _kitchen_call(floor, action, *, items, item_status, order_status):
 # (action, the items' status, the order's, the statements of each move: update, its event,
 # its history entry)
 PER_ITEM = [
-    pytest.param("bump", ItemStatus.IN_PROGRESS, OrderStatus.IN_PROGRESS, 3, id="bump", marks=BUDGET_MARKS),
-    pytest.param("bump", ItemStatus.PENDING, OrderStatus.CONFIRMED, 6, id="bump pending", marks=BUDGET_MARKS),
-    pytest.param("recall", ItemStatus.READY, OrderStatus.READY, 3, id="recall", marks=BUDGET_MARKS),
+    pytest.param(action, item, order, per_item, id=name, marks=BUDGET_MARKS)
+    for name, action, item, order, per_item in [
+        ("bump", "bump", ItemStatus.IN_PROGRESS, OrderStatus.IN_PROGRESS, 3),
+        ("bump pending", "bump", ItemStatus.PENDING, OrderStatus.CONFIRMED, 6),  # two moves each
+        ("recall", "recall", ItemStatus.READY, OrderStatus.READY, 3),
+    ]
 ]
 
 
