@@ -18,7 +18,7 @@ from .rules import (
     _lock_order,
     _lock_order_of,
     _lock_item,
-    _touch_order,
+    _touch_order_unmoved,
 )
 
 
@@ -39,7 +39,9 @@ def _fire(order: Order, course: int, *, actor: User | None, now) -> CourseFiring
         order=order, course=course, item_ids=item_ids, fired_at=now, fired_by=actor
     )
     history.write(order=order, actor=actor, action=Action.COURSE_FIRED, to_value=course, at=now)
-    _touch_order(order, now)
+    # Firing stamps fired_at and moves no item: the order's status (from its items' statuses
+    # only) stays what it is.
+    _touch_order_unmoved(order, now)
     return firing
 
 
@@ -117,7 +119,9 @@ def item_acknowledge_allergy(*, actor: User, item: OrderItem) -> OrderItem:
     item.save(update_fields=["allergy_acknowledged_at", "allergy_acknowledged_by", "updated_at"])
     history.write(order=order, actor=actor, action=Action.ALLERGY_ACKNOWLEDGED, item=item,
                   to_value=",".join(item.allergies), at=now)
-    _touch_order(order, now)
+    # The acknowledgement moves no item: the order's status (from its items' statuses only)
+    # stays what it is.
+    _touch_order_unmoved(order, now)
     return item
 
 

@@ -46,6 +46,7 @@ from .rules import (
     _lock_items,
     _require_draft,
     _touch_order,
+    _rederive,
     _validated,
     _lock_menu_item,
     _restaurant_of,
@@ -252,6 +253,19 @@ def item_set_status(
     # derived order status is computed from a consistent set of items.
     order = _lock_order_of(actor, item)
     item, lines = _lock_items(order, item.pk)
+    now = _move(actor, order, item, status, expected_status=expected_status, reason=reason)
+    _touch_order(order, now, statuses=[line.status for line in lines])
+    if status in (ItemStatus.SERVED, ItemStatus.CANCELLED) and order.status in ACTIVE_ORDER_STATUSES:
+        if _restaurant_of(actor, order).auto_fire_next_course:
+            _fire_next_course_if_due(order, now, lines)
+    return item
+
+
+def _move(actor: User, order: Order, item: OrderItem, status: str, *,
+          expected_status: str | None = None, reason: str = ""):
+    """One item's move by the rules (ITEM_TRANSITIONS), saved with its history entry (its
+    event follows from the save); `order` and `item` are locked by the caller, who derives
+    the order's status next. Returns the move's time."""
     if status not in ItemStatus.values:
         raise ValidationError({"status": [f"Unknown item status {status!r}."]})
     if reason and status != ItemStatus.CANCELLED:
@@ -286,11 +300,27 @@ def item_set_status(
     item.save(update_fields=fields)
     history.item_moved(order=order, item=item, actor=actor, previous=current,
                        reason=item.void_reason if status == ItemStatus.CANCELLED else "", at=now)
-    _touch_order(order, now, statuses=[line.status for line in lines])
-    if status in (ItemStatus.SERVED, ItemStatus.CANCELLED) and order.status in ACTIVE_ORDER_STATUSES:
-        if _restaurant_of(actor, order).auto_fire_next_course:
-            _fire_next_course_if_due(order, now, lines)
-    return item
+    return now
+
+
+def _move_items(actor: User, order: Order, items: list[OrderItem], moves) -> None:
+    """Several moves, `moves` ((item, status), in turn), of the locked order's `items` (all
+    of them, locked: `_lock_all_items`), as that many `item_set_status` calls would make
+    them, without locking again: each move by the same rules, with its history entry and
+    its event, and the order's status derived after each from the items in memory. The
+    order is saved when that status changes (its event then comes right after the move that
+    changed it, as one move at a time puts it) and once at the end for its `updated_at`.
+
+    For the kitchen's moves to READY and back (bump, recall): the automatic firing of the
+    next course, which follows SERVED and CANCELLED, is item_set_status's alone."""
+    saved = True
+    for item, status in moves:
+        order.updated_at = _move(actor, order, item, status)
+        saved = _rederive(order, [line.status for line in items])
+        if saved:
+            order.save(update_fields=["updated_at", "status"])
+    if not saved:
+        order.save(update_fields=["updated_at"])
 
 
 def _stamp_kitchen_times(item: OrderItem, status: str, now) -> list[str]:

@@ -27,12 +27,13 @@ from .rules import (
     _DONE,
     _require_role,
     _lock_order,
+    _lock_all_items,
     _lock_session,
     _validated,
     _restaurant_of,
     hold_items,
 )
-from .items import item_set_status
+from .items import _move_items
 
 
 # --- Orders -------------------------------------------------------------------------------------
@@ -198,34 +199,32 @@ _BUMP_PATH = {
 def order_bump(*, actor: User, order: Order) -> Order:
     """The kitchen bumps a ticket: every fired item still cooking becomes READY.
 
-    Each step is an ordinary item move (same rules, same events), all in one transaction.
+    Each step is an ordinary item move (same rules, same events), all in one transaction;
+    the order and its items are locked once for all of them.
     """
     order = _lock_order(actor, order)
-    items = list(
-        order.items.select_for_update()
-        .filter(status__in=list(_BUMP_PATH), fired_at__isnull=False)  # held courses wait
-        .order_by("created_at", "id")
-    )
-    if not items:
+    items = _lock_all_items(order)
+    # held courses wait
+    due = [item for item in items if item.status in _BUMP_PATH and item.fired_at is not None]
+    if not due:
         raise Conflict(f"Order is {order.status}: it has no fired item left to bump.")
-    for item in items:
-        for status in _BUMP_PATH[item.status]:
-            item_set_status(actor=actor, item=item, status=status)
-    return Order.objects.get(pk=order.pk)
+    moves = [(item, status) for item in due for status in _BUMP_PATH[item.status]]
+    _move_items(actor, order, items, moves)
+    hold_items(order, items)
+    return order
 
 
 @transaction.atomic
 def order_recall(*, actor: User, order: Order) -> Order:
     """Undo a bump: the ticket's READY items go back to IN_PROGRESS."""
     order = _lock_order(actor, order)
-    items = list(
-        order.items.select_for_update().filter(status=ItemStatus.READY).order_by("created_at", "id")
-    )
-    if not items:
+    items = _lock_all_items(order)
+    due = [item for item in items if item.status == ItemStatus.READY]
+    if not due:
         raise Conflict(f"Order is {order.status}: it has no READY item to recall.")
-    for item in items:
-        item_set_status(actor=actor, item=item, status=ItemStatus.IN_PROGRESS)
-    return Order.objects.get(pk=order.pk)
+    _move_items(actor, order, items, [(item, ItemStatus.IN_PROGRESS) for item in due])
+    hold_items(order, items)
+    return order
 
 
 # --- Discarding a draft ---------------------------------------------------------------------

@@ -152,13 +152,19 @@ def _lock_items(order: Order, item_id) -> tuple[OrderItem, list[OrderItem]]:
         item_id = OrderItem._meta.pk.to_python(item_id)
     except ValidationError:
         raise NotFound("Order item not found.") from None
-    items = list(OrderItem.objects.select_for_update().filter(order=order).order_by("created_at", "id"))
-    for line in items:
-        line.order = order
+    items = _lock_all_items(order)
     item = next((line for line in items if line.pk == item_id), None)
     if item is None:
         raise NotFound("Order item not found.")
     return item, items
+
+
+def _lock_all_items(order: Order) -> list[OrderItem]:
+    """Every item of the locked order, locked (one statement), oldest first."""
+    items = list(OrderItem.objects.select_for_update().filter(order=order).order_by("created_at", "id"))
+    for line in items:
+        line.order = order  # the locked row, for whoever reads item.order next (event receivers)
+    return items
 
 
 def hold_items(order: Order, items) -> None:
@@ -186,11 +192,29 @@ def _touch_order(order: Order, now, statuses=None) -> None:
     if order.status in ACTIVE_ORDER_STATUSES:
         if statuses is None:
             statuses = order.items.values_list("status", flat=True)
-        derived = derive_order_status(statuses)
-        if derived != order.status:
-            order.status = derived
+        if _rederive(order, statuses):
             fields.append("status")
     order.save(update_fields=fields)
+
+
+def _rederive(order: Order, statuses) -> bool:
+    """Give the active order the status its items' `statuses` derive (not saved); True when
+    that changed it."""
+    if order.status not in ACTIVE_ORDER_STATUSES:
+        return False
+    derived = derive_order_status(statuses)
+    if derived == order.status:
+        return False
+    order.status = derived
+    return True
+
+
+def _touch_order_unmoved(order: Order, now) -> None:
+    """Record a change of the order (or of its items) that moved no item: its status is
+    derived from its items' statuses alone (`derive_order_status`), was derived when they
+    last moved, and none moved since, so there is nothing to re-derive nor to read."""
+    order.updated_at = now
+    order.save(update_fields=["updated_at"])
 
 
 def _validated(instance, exclude=()):

@@ -145,17 +145,17 @@ WRITES = {
     # lock the order, its live items; per item update, its event, its history entry (3 each);
     # update order, its event, its history entry; the items for the answer
     "cancel": Write("post", "order-cancel", Role.WAITER, _cancel, 200, 12),
-    # lock the order, its fired items; per item an ordinary move (item_set_status): the order
-    # and its items locked again, update, event, history, touch order (6 each, IN_PROGRESS ->
-    # READY; a PENDING item moves twice); the order's own event once READY; the order re-read
-    # and its items for the answer
-    "bump": Write("post", "order-bump", Role.KITCHEN, _bump, 200, 17),
-    # as bump: READY -> IN_PROGRESS, 6 per item
-    "recall": Write("post", "order-recall", Role.KITCHEN, _recall, 200, 17),
+    # lock the order, all its items (once: the moves reuse the locks); per item update, its
+    # event, its history entry (3 each, IN_PROGRESS -> READY; a PENDING item moves twice);
+    # the order's update once READY and its event; the answer holds the items, read already
+    "bump": Write("post", "order-bump", Role.KITCHEN, _bump, 200, 10),
+    # as bump: READY -> IN_PROGRESS, 3 per item; the order is updated (with its event) by the
+    # first move, which takes it back to IN_PROGRESS, and again for the last move's time
+    "recall": Write("post", "order-recall", Role.KITCHEN, _recall, 200, 11),
     # lock the order, the course's held items, fire them, the CourseFiring and its event, its
-    # history entry, the items' statuses (touch order re-derives the status), touch order,
-    # the items for the answer
-    "fire": Write("post", "order-fire", Role.WAITER, _fire, 200, 9),
+    # history entry, touch order (firing moves no item: no status to re-derive), the items
+    # for the answer
+    "fire": Write("post", "order-fire", Role.WAITER, _fire, 200, 8),
     # lock the order, update, its event, its history entry, the items for the answer
     "priority": Write("post", "order-priority", Role.KITCHEN, _priority, 200, 5),
     # lock the order, the history entry that is the call, the order again (with its table,
@@ -167,10 +167,10 @@ WRITES = {
     "item edit": Write("patch", "order-item-detail", Role.WAITER, _edit_item, 200, 6, idempotent=False),
     # lock the order, the item, history, delete, touch order
     "item remove": Write("delete", "order-item-detail", Role.WAITER, _remove_item, 204, 5, idempotent=False),
-    # lock the order, the item, update, its event, its history entry, the items' statuses
-    # (touch order), touch order; the answer is the item, read already
+    # lock the order, the item, update, its event, its history entry, touch order (no item
+    # moves: no status to re-derive); the answer is the item, read already
     "acknowledge allergy": Write(
-        "post", "order-item-acknowledge-allergy", Role.KITCHEN, _acknowledge_allergy, 200, 7
+        "post", "order-item-acknowledge-allergy", Role.KITCHEN, _acknowledge_allergy, 200, 6
     ),
 }
 
@@ -198,6 +198,41 @@ def test_write_stays_within_its_round_trips(floor, name, keyed):
         assert len(key_sql) == 2, sql
         sql = [q for q in sql if q not in key_sql]
     assert len(sql) <= write.budget, sql
+
+
+def _kitchen_call(floor, action, *, items, item_status, order_status):
+    order = floor.order(status=order_status, items=items, item_status=item_status)
+    client = floor.client(Role.KITCHEN)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(f"/api/v1/orders/{order.pk}/{action}", {}, format="json")
+    assert response.status_code == 200, response.content
+    return _statements(captured)
+
+
+# (action, the items' status, the order's, the statements of each move: update, its event,
+# its history entry)
+PER_ITEM = [
+    pytest.param(action, item, order, per_item, id=name, marks=BUDGET_MARKS)
+    for name, action, item, order, per_item in [
+        ("bump", "bump", ItemStatus.IN_PROGRESS, OrderStatus.IN_PROGRESS, 3),
+        ("bump pending", "bump", ItemStatus.PENDING, OrderStatus.CONFIRMED, 6),  # two moves each
+        ("recall", "recall", ItemStatus.READY, OrderStatus.READY, 3),
+    ]
+]
+
+
+@pytest.mark.parametrize(("action", "item_status", "order_status", "per_item"), PER_ITEM)
+def test_bump_and_recall_grow_by_the_moves_only(floor, action, item_status, order_status, per_item):
+    # The order and its items are locked once, whatever their number: an extra item costs
+    # its own writes (a PENDING item moves twice), never a re-lock of the order or its items.
+    two, five = (
+        _kitchen_call(floor, action, items=n, item_status=item_status, order_status=order_status)
+        for n in (2, 5)
+    )
+    assert len(five) - len(two) <= 3 * per_item, five
+    for sql in (two, five):
+        locked = [q.split(" FROM ")[1].split()[0] for q in sql if "FOR UPDATE" in q]
+        assert locked == ['"orders_order"', '"orders_orderitem"'], sql
 
 
 # Their budgets are in test_query_budget.py.
