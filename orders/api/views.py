@@ -192,13 +192,13 @@ class MenuItemAvailabilityView(RestaurantScopedMixin, APIView):
     @idempotent
     def post(self, request, menu_item_id):
         data = validated(s.AvailabilitySerializer, request)
-        menu_item = selectors.menu_item_get(restaurant=self.restaurant, menu_item_id=menu_item_id)
+        menu_item = selectors.menu_item_ref(restaurant=self.restaurant, menu_item_id=menu_item_id)
         menu_item = services.menu_item_set_availability(
             actor=request.user, menu_item=menu_item, available=data["available"],
             remaining=data.get("remaining", services.UNSET),
             available_again_at=data.get("available_again_at", services.UNSET),
         )
-        menu_item = selectors.menu_item_rendered(restaurant=self.restaurant, menu_item=menu_item)
+        menu_item = selectors.menu_item_with_modifiers(restaurant=self.restaurant, menu_item=menu_item)
         return Response(s.represent(s.MenuItemSerializer, menu_item))
 
 

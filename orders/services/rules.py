@@ -201,8 +201,9 @@ def _validated(instance, exclude=()):
     return instance
 
 
-def _lock_menu_item(actor: User, menu_item_id) -> MenuItem:
-    return _lock_row(actor, MenuItem, menu_item_id, "Menu item")
+def _lock_menu_item(actor: User, menu_item_id, restaurant_id=None) -> MenuItem:
+    """`restaurant_id`: a superuser's scope, as for `_lock_row` (a reference's restaurant)."""
+    return _lock_row(actor, MenuItem, menu_item_id, "Menu item", restaurant_id)
 
 
 def _restaurant_of(actor: User, order: Order) -> Restaurant:
