@@ -164,7 +164,7 @@ class TableSessionCloseView(RestaurantScopedMixin, APIView):
     )
     @idempotent
     def post(self, request, session_id):
-        session = selectors.table_session_get(restaurant=self.restaurant, session_id=session_id)
+        session = selectors.table_session_ref(restaurant=self.restaurant, session_id=session_id)
         session = services.table_session_close(actor=request.user, session=session)
         return Response(s.represent(s.TableSessionSerializer, session))
 

@@ -45,8 +45,10 @@ def table_session_open(*, actor: User, table: Table, guests: int | None = None) 
 
 @transaction.atomic
 def table_session_close(*, actor: User, session: TableSession) -> TableSession:
-    _require_role(actor, _FLOOR, "close a table session")
+    """`session` may be a reference (`selectors.table_session_ref`): locked before the role is
+    checked, as `_lock_order`."""
     session = _lock_session(actor, session)
+    _require_role(actor, _FLOOR, "close a table session")
     if session.status != TableSessionStatus.OPEN:
         raise IllegalTransition(
             kind="table session", current=session.status, target=TableSessionStatus.CLOSED
