@@ -41,8 +41,9 @@ def table_list(*, restaurant: Restaurant) -> QuerySet[Table]:
     )
 
 
-def table_get(*, restaurant: Restaurant, table_id) -> Table:
-    return _get(table_list(restaurant=restaurant), "Table", pk=table_id)
+def table_ref(*, restaurant: Restaurant, table_id) -> Table:
+    """A reference to the restaurant's table, read by nobody yet (`order_ref`)."""
+    return Table(pk=_uuid(table_id, "Table"), restaurant=restaurant)
 
 
 def table_session_list(*, restaurant: Restaurant) -> QuerySet[TableSession]:

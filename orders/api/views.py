@@ -136,7 +136,7 @@ class TableSessionOpenView(RestaurantScopedMixin, APIView):
     @idempotent
     def post(self, request, table_id):
         data = validated(s.TableSessionOpenSerializer, request)
-        table = selectors.table_get(restaurant=self.restaurant, table_id=table_id)
+        table = selectors.table_ref(restaurant=self.restaurant, table_id=table_id)
         session = services.table_session_open(actor=request.user, table=table, **data)
         return Response(s.represent(s.TableSessionSerializer, session), status=status.HTTP_201_CREATED)
 
