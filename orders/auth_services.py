@@ -162,9 +162,8 @@ def token_refresh(*, refresh_token: str) -> TokenPair:
 
 @_refuse_reuse
 @transaction.atomic
-def logout(*, refresh_token: str) -> User | None:
-    """End the login of a refresh token. Returns its user."""
+def logout(*, refresh_token: str) -> None:
+    """End the login of a refresh token."""
     refresh, outstanding = _lock_outstanding(refresh_token)
     BlacklistedToken.objects.create(token=outstanding)
     end_login(user_id=outstanding.user_id, session_id=refresh.get("sid"))
-    return outstanding.user
