@@ -12,8 +12,8 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
-from rest_framework_simplejwt.tokens import RefreshToken
-from rest_framework_simplejwt.utils import get_md5_hash_password
+from rest_framework_simplejwt.tokens import BlacklistMixin, RefreshToken
+from rest_framework_simplejwt.utils import datetime_from_epoch, get_md5_hash_password
 
 from restaurant import revocation, throttling
 
@@ -50,14 +50,20 @@ def token_claims(user: User) -> dict:
 
 
 def _issue(user: User, session_id: str | None = None) -> TokenPair:
-    refresh = RefreshToken.for_user(user)
+    # Token's own `for_user` (the user id and password fingerprint claims), not the blacklist
+    # app's, which stores the token at once: stored here with every claim instead, one insert
+    # rather than an insert and an update.
+    refresh = super(BlacklistMixin, RefreshToken).for_user(user)
     # `sid` names the login: it survives rotation, and logout ends that login's sockets.
     refresh["sid"] = session_id or uuid.uuid4().hex
     for claim, value in token_claims(user).items():
         refresh[claim] = value
-    # `for_user` stored the token before the claims above; the stored one names its login,
-    # so that a login's whole family can be found and ended (`end_login`).
-    OutstandingToken.objects.filter(jti=refresh[jwt_settings.JTI_CLAIM]).update(token=str(refresh))
+    # The stored token names its login, so that a login's whole family can be found and
+    # ended (`end_login`). The fields are those the blacklist app's `for_user` stores.
+    OutstandingToken.objects.create(
+        user=user, jti=refresh[jwt_settings.JTI_CLAIM], token=str(refresh),
+        created_at=refresh.current_time, expires_at=datetime_from_epoch(refresh["exp"]),
+    )
     return TokenPair(
         access_token=str(refresh.access_token),
         refresh_token=str(refresh),
@@ -162,9 +168,8 @@ def token_refresh(*, refresh_token: str) -> TokenPair:
 
 @_refuse_reuse
 @transaction.atomic
-def logout(*, refresh_token: str) -> User | None:
-    """End the login of a refresh token. Returns its user."""
+def logout(*, refresh_token: str) -> None:
+    """End the login of a refresh token."""
     refresh, outstanding = _lock_outstanding(refresh_token)
     BlacklistedToken.objects.create(token=outstanding)
     end_login(user_id=outstanding.user_id, session_id=refresh.get("sid"))
-    return outstanding.user

@@ -88,12 +88,14 @@ def write(*, order, actor, action: str, item=None, from_value="", to_value="", r
                         "actor_role": role_of(actor)}
     else:
         actor_fields = {}
-    HistoryEntry.objects.create(
+    entry = HistoryEntry(
         at=at or timezone.now(), restaurant_id=order.restaurant_id, order_id=order.pk,
         item_id=getattr(item, "pk", item), action=action, screen_id=acting_screen.get(),
         from_value=str(from_value or ""), to_value=str(to_value or ""), reason=(reason or "")[:500],
         **actor_fields,
     )
+    entry.written_for = order  # the caller's (locked) order, for the signal's receivers
+    entry.save(force_insert=True)
 
 
 def item_moved(*, order, item, actor, previous: str, reason="", at=None):

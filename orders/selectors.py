@@ -41,8 +41,9 @@ def table_list(*, restaurant: Restaurant) -> QuerySet[Table]:
     )
 
 
-def table_get(*, restaurant: Restaurant, table_id) -> Table:
-    return _get(table_list(restaurant=restaurant), "Table", pk=table_id)
+def table_ref(*, restaurant: Restaurant, table_id) -> Table:
+    """A reference to the restaurant's table, read by nobody yet (`order_ref`)."""
+    return Table(pk=_uuid(table_id, "Table"), restaurant=restaurant)
 
 
 def table_session_list(*, restaurant: Restaurant) -> QuerySet[TableSession]:
@@ -57,23 +58,35 @@ def menu_item_list(*, restaurant: Restaurant) -> QuerySet[MenuItem]:
     return MenuItem.objects.filter(restaurant=restaurant)
 
 
-def menu_with_modifiers(*, restaurant: Restaurant) -> QuerySet[MenuItem]:
-    """The menu as `GET /menu-items` shows it: groups and options in order (two queries)."""
+def _modifier_groups():
     options = Prefetch("options", queryset=ModifierOption.objects.order_by("position", "name"))
-    groups = Prefetch(
+    return Prefetch(
         "modifier_groups",
         queryset=ModifierGroup.objects.order_by("position", "name").prefetch_related(options),
     )
-    return menu_item_list(restaurant=restaurant).prefetch_related(groups)
+
+
+def menu_with_modifiers(*, restaurant: Restaurant) -> QuerySet[MenuItem]:
+    """The menu as `GET /menu-items` shows it: groups and options in order (two queries)."""
+    return menu_item_list(restaurant=restaurant).prefetch_related(_modifier_groups())
 
 
 def menu_item_get(*, restaurant: Restaurant, menu_item_id) -> MenuItem:
     return _get(menu_item_list(restaurant=restaurant), "Menu item", pk=menu_item_id)
 
 
-def menu_item_rendered(*, restaurant: Restaurant, menu_item: MenuItem) -> MenuItem:
-    """A dish a service just returned, with its modifier groups loaded for rendering."""
-    return _get(menu_with_modifiers(restaurant=restaurant), "Menu item", pk=menu_item.pk)
+def menu_item_ref(*, restaurant: Restaurant, menu_item_id) -> MenuItem:
+    """A reference to the restaurant's dish, read by nobody yet (`order_ref`)."""
+    return MenuItem(pk=_uuid(menu_item_id, "Menu item"), restaurant=restaurant)
+
+
+def menu_item_with_modifiers(*, restaurant: Restaurant, menu_item: MenuItem) -> MenuItem:
+    """A dish a service just returned, loaded for rendering without reading the dish again:
+    its modifier groups (one query; their options, one more, when it has any)."""
+    if menu_item.restaurant_id != restaurant.pk:
+        raise NotFound("Menu item not found.")
+    prefetch_related_objects([menu_item], _modifier_groups())
+    return menu_item
 
 
 def _items_in_order():

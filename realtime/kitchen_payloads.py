@@ -6,7 +6,7 @@ contract's camelCase, whatever code path made the change.
 
 from __future__ import annotations
 
-from orders.models import CourseFiring, MenuItem, Order, OrderItem
+from orders.models import CourseFiring, MenuItem, Order, OrderItem, TableSession
 from restaurant.wire import iso_ms
 
 from . import payloads
@@ -92,9 +92,15 @@ def availability_changed(menu_item: MenuItem) -> dict:
     }
 
 
+def _table_loaded(order: Order) -> bool:
+    return Order.table_session.is_cached(order) and TableSession.table.is_cached(order.table_session)
+
+
 def pickup_called(entry) -> dict:
     """`order.pickup.called` from the history entry of the call."""
-    order = Order.objects.select_related("table_session__table").get(pk=entry.order_id)
+    order = getattr(entry, "written_for", None)
+    if order is None or not _table_loaded(order):
+        order = Order.objects.select_related("table_session__table").get(pk=entry.order_id)
     return {
         "orderId": str(order.pk), "restaurantId": str(order.restaurant_id), "number": order.number,
         "tableName": order.table_session.table.name,

@@ -136,7 +136,7 @@ class TableSessionOpenView(RestaurantScopedMixin, APIView):
     @idempotent
     def post(self, request, table_id):
         data = validated(s.TableSessionOpenSerializer, request)
-        table = selectors.table_get(restaurant=self.restaurant, table_id=table_id)
+        table = selectors.table_ref(restaurant=self.restaurant, table_id=table_id)
         session = services.table_session_open(actor=request.user, table=table, **data)
         return Response(s.represent(s.TableSessionSerializer, session), status=status.HTTP_201_CREATED)
 
@@ -164,7 +164,7 @@ class TableSessionCloseView(RestaurantScopedMixin, APIView):
     )
     @idempotent
     def post(self, request, session_id):
-        session = selectors.table_session_get(restaurant=self.restaurant, session_id=session_id)
+        session = selectors.table_session_ref(restaurant=self.restaurant, session_id=session_id)
         session = services.table_session_close(actor=request.user, session=session)
         return Response(s.represent(s.TableSessionSerializer, session))
 
@@ -192,13 +192,13 @@ class MenuItemAvailabilityView(RestaurantScopedMixin, APIView):
     @idempotent
     def post(self, request, menu_item_id):
         data = validated(s.AvailabilitySerializer, request)
-        menu_item = selectors.menu_item_get(restaurant=self.restaurant, menu_item_id=menu_item_id)
+        menu_item = selectors.menu_item_ref(restaurant=self.restaurant, menu_item_id=menu_item_id)
         menu_item = services.menu_item_set_availability(
             actor=request.user, menu_item=menu_item, available=data["available"],
             remaining=data.get("remaining", services.UNSET),
             available_again_at=data.get("available_again_at", services.UNSET),
         )
-        menu_item = selectors.menu_item_rendered(restaurant=self.restaurant, menu_item=menu_item)
+        menu_item = selectors.menu_item_with_modifiers(restaurant=self.restaurant, menu_item=menu_item)
         return Response(s.represent(s.MenuItemSerializer, menu_item))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from ..errors import Conflict, IllegalTransition, NotFound
@@ -13,6 +14,7 @@ from .rules import (
     _require_role,
     _require_same_restaurant,
     _lock_session,
+    _scope,
     _validated,
 )
 
@@ -20,17 +22,33 @@ from .rules import (
 # --- Table sessions ---------------------------------------------------------------------------
 
 
-@transaction.atomic
-def table_session_open(*, actor: User, table: Table, guests: int | None = None) -> TableSession:
-    _require_role(actor, _FLOOR, "seat a table")
+def _lock_table(actor: User, table: Table) -> Table:
+    """The table, locked, with whether it has an open session (one statement), read with the
+    tenancy filter like `_lock_row`. `table` may be a reference (`selectors.table_ref`).
+
+    The open session is seen as of the statement's start: one opened by whoever held the
+    lock before may be missed, and the one-open-session constraint then refuses the insert
+    (the same Conflict)."""
+    open_session = TableSession.objects.filter(table=OuterRef("pk"), status=TableSessionStatus.OPEN)
+    rows = Table.objects.select_for_update().annotate(has_open_session=Exists(open_session))
+    scope = _scope(actor, table.restaurant_id)
     try:
-        table = Table.objects.select_for_update().get(pk=table.pk)
+        locked = (rows if scope is None else rows.filter(restaurant_id=scope)).get(pk=table.pk)
     except Table.DoesNotExist:
         raise NotFound("Table not found.") from None
-    _require_same_restaurant(actor, table.restaurant_id)
+    _require_same_restaurant(actor, locked.restaurant_id)
+    return locked
+
+
+@transaction.atomic
+def table_session_open(*, actor: User, table: Table, guests: int | None = None) -> TableSession:
+    """Seat a party. Locked before the role is checked: another restaurant's table is a 404
+    whoever asks (as `_lock_order`)."""
+    table = _lock_table(actor, table)
+    _require_role(actor, _FLOOR, "seat a table")
     if not table.active:
         raise Conflict(f"Table {table.name} is not in service.")
-    if TableSession.objects.filter(table=table, status=TableSessionStatus.OPEN).exists():
+    if table.has_open_session:
         raise Conflict(f"Table {table.name} already has an open session.")
     session = TableSession(table=table, guests=guests, opened_by=actor)
     _validated(session, exclude=["table", "opened_by"])
@@ -45,8 +63,10 @@ def table_session_open(*, actor: User, table: Table, guests: int | None = None) 
 
 @transaction.atomic
 def table_session_close(*, actor: User, session: TableSession) -> TableSession:
-    _require_role(actor, _FLOOR, "close a table session")
+    """`session` may be a reference (`selectors.table_session_ref`): locked before the role is
+    checked, as `_lock_order`."""
     session = _lock_session(actor, session)
+    _require_role(actor, _FLOOR, "close a table session")
     if session.status != TableSessionStatus.OPEN:
         raise IllegalTransition(
             kind="table session", current=session.status, target=TableSessionStatus.CLOSED

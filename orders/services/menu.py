@@ -93,10 +93,12 @@ def menu_item_set_availability(
     available_again_at=UNSET,
 ) -> MenuItem:
     """86 a dish (`available` false, optionally until a time), or count its portions down.
+    `menu_item` may be a reference (`selectors.menu_item_ref`): locked before the role is
+    checked, so another restaurant's dish is a 404 whoever asks (as `_lock_order`).
 
     A call that changes nothing saves nothing (and emits no event)."""
+    menu_item = _lock_menu_item(actor, menu_item.pk, menu_item.restaurant_id)
     _require_role(actor, ACTION_ROLES["availability"], "change what is available")
-    menu_item = _lock_menu_item(actor, menu_item.pk)
     _set_availability(
         menu_item, available=available, remaining=remaining,
         available_again_at=available_again_at, now=timezone.now(),

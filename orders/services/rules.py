@@ -95,10 +95,12 @@ def _scope(actor: User, restaurant_id):
     return restaurant_id if actor.is_superuser else actor.restaurant_id
 
 
-def _lock_row(actor: User, model, pk, what: str, restaurant_id=None):
+def _lock_row(actor: User, model, pk, what: str, restaurant_id=None, related=()):
     """The row, locked until commit, read once with the tenancy filter: another
-    restaurant's is not found, like a missing one."""
+    restaurant's is not found, like a missing one. `related`: select_related's lookups."""
     rows = model.objects.select_for_update()
+    if related:  # read with the row, not locked (`of`): nobody waits on them
+        rows = model.objects.select_for_update(of=("self",)).select_related(*related)
     scope = _scope(actor, restaurant_id)
     try:
         row = (rows if scope is None else rows.filter(restaurant_id=scope)).get(pk=pk)
@@ -108,12 +110,12 @@ def _lock_row(actor: User, model, pk, what: str, restaurant_id=None):
     return row
 
 
-def _lock_order(actor: User, order: Order) -> Order:
+def _lock_order(actor: User, order: Order, related=()) -> Order:
     """`order` may be a reference (`selectors.order_ref`): only its pk and restaurant count.
 
     Services lock before checking the role or the input: another restaurant's order, or a
     missing one, is a 404 whoever asks and whatever they send (the view reads nothing first)."""
-    return _lock_row(actor, Order, order.pk, "Order", order.restaurant_id)
+    return _lock_row(actor, Order, order.pk, "Order", order.restaurant_id, related)
 
 
 def _lock_order_of(actor: User, item: OrderItem) -> Order:
@@ -225,8 +227,9 @@ def _validated(instance, exclude=()):
     return instance
 
 
-def _lock_menu_item(actor: User, menu_item_id) -> MenuItem:
-    return _lock_row(actor, MenuItem, menu_item_id, "Menu item")
+def _lock_menu_item(actor: User, menu_item_id, restaurant_id=None) -> MenuItem:
+    """`restaurant_id`: a superuser's scope, as for `_lock_row` (a reference's restaurant)."""
+    return _lock_row(actor, MenuItem, menu_item_id, "Menu item", restaurant_id)
 
 
 def _restaurant_of(actor: User, order: Order) -> Restaurant:

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jwt
@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken
 
 from orders.models import Role
@@ -99,6 +100,16 @@ def test_login_returns_token_pair_and_user(waiter):
         "restaurantId": str(waiter.restaurant_id),
     }
     assert_uuid(body["user"]["id"])
+
+
+def test_login_stores_the_refresh_token_it_issues(waiter, tokens):
+    # Stored once with every claim (auth_services._issue): what logout and reuse detection
+    # read of a login's other tokens is the token as issued, `sid` included.
+    claims = _payload(tokens["refreshToken"])
+    stored = OutstandingToken.objects.get(user=waiter)
+    assert (stored.jti, stored.token) == (claims["jti"], tokens["refreshToken"])
+    assert stored.expires_at == datetime.fromtimestamp(claims["exp"], UTC)
+    assert stored.created_at <= timezone.now() and claims["sid"]
 
 
 def test_access_token_claims(waiter, tokens):

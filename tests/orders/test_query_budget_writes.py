@@ -124,24 +124,22 @@ def _acknowledge_allergy(floor):
 # Budget: the statements of the unkeyed call, as measured. The orders have two items (three
 # for the allergy); where the count grows with the items, the comment says by how much.
 WRITES = {
-    # the user; the refresh token stored, then updated with the claims `for_user` did not
-    # put in it (auth_services._issue)
-    "login": Write("post", "auth-login", None, _login, 200, 3, idempotent=False),
+    # the user; the refresh token stored with every claim (auth_services._issue)
+    "login": Write("post", "auth-login", None, _login, 200, 2, idempotent=False),
     # lock the presented token, is it blacklisted, the user (password fingerprint), blacklist
-    # it, and the new token's insert and update as for login
-    "refresh": Write("post", "auth-refresh", None, _refresh, 200, 6, idempotent=False),
+    # it, and the new token's insert as for login
+    "refresh": Write("post", "auth-refresh", None, _refresh, 200, 5, idempotent=False),
     # lock the token, is it blacklisted, blacklist it, the login's other live tokens
-    # (end_login), and the user row, which the service returns and the view discards
-    "logout": Write("post", "auth-logout", None, _logout, 204, 5, idempotent=False),
-    # the table (with its open session, the selector's annotation), the table again locked,
-    # does it have an open session, insert
-    "session open": Write("post", "table-session-open", Role.WAITER, _open_session, 201, 4),
-    # the session (in the caller's restaurant), the session again locked, its open orders,
-    # update
-    "session close": Write("post", "table-session-close", Role.WAITER, _close_session, 200, 4),
-    # the dish (in the caller's restaurant), the dish again locked, update, its event, the
-    # dish a third time with its modifier groups for the answer (one more with options)
-    "availability": Write("post", "menu-item-availability", Role.KITCHEN, _availability, 200, 6),
+    # (end_login)
+    "logout": Write("post", "auth-logout", None, _logout, 204, 4, idempotent=False),
+    # the table locked (in the caller's restaurant) with whether it has an open session,
+    # insert
+    "session open": Write("post", "table-session-open", Role.WAITER, _open_session, 201, 2),
+    # the session locked (in the caller's restaurant, with its table), its open orders, update
+    "session close": Write("post", "table-session-close", Role.WAITER, _close_session, 200, 3),
+    # the dish locked (in the caller's restaurant), update, its event, its modifier groups for
+    # the answer (one more with options)
+    "availability": Write("post", "menu-item-availability", Role.KITCHEN, _availability, 200, 4),
     # lock the order, its live items; per item update, its event, its history entry (3 each);
     # update order, its event, its history entry; the items for the answer
     "cancel": Write("post", "order-cancel", Role.WAITER, _cancel, 200, 12),

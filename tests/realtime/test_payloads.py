@@ -10,9 +10,10 @@ from datetime import UTC
 
 import pytest
 
-from orders import services
-from orders.models import ItemStatus, OrderItem
-from realtime import handover, payloads
+from orders import history, services
+from orders.history import Action
+from orders.models import ItemStatus, Order, OrderItem
+from realtime import handover, kitchen_payloads, kitchen_receivers, payloads
 from realtime.messages import wire_frame
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -112,3 +113,24 @@ def test_payloads_do_not_use_the_rest_serializers():
         node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
     } | {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     assert not any(name.startswith(("orders.api", "rest_framework", "djangorestframework")) for name in imported)
+
+
+def test_pickup_called_reads_nothing_its_writer_loaded(floor, monkeypatch, django_assert_num_queries):
+    # history.write hands the caller's order to the entry's receivers: loaded with its session
+    # and table, the payload reads no row again; without them, it reads them as before.
+    order = Order.objects.select_related("table_session__table").get(pk=_order(floor).pk)
+    handed = []
+    monkeypatch.setattr(kitchen_receivers.payloads, "pickup_called", lambda entry: handed.append(entry) or {})
+    history.write(order=order, actor=floor.kitchen, action=Action.PICKUP_CALLED, to_value=order.status)
+    (entry,) = handed
+    assert entry.written_for is order
+    monkeypatch.undo()
+    entry.written_for = None
+    read = kitchen_payloads.pickup_called(entry)
+    assert read["tableName"] == floor.session.table.name and read["calledBy"] == str(floor.kitchen.pk)
+    entry.written_for = order
+    with django_assert_num_queries(0):
+        assert kitchen_payloads.pickup_called(entry) == read
+    entry.written_for = Order.objects.get(pk=order.pk)  # its table not loaded: read with it
+    with django_assert_num_queries(1):
+        assert kitchen_payloads.pickup_called(entry) == read
