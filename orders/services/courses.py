@@ -128,8 +128,10 @@ def item_acknowledge_allergy(*, actor: User, item: OrderItem) -> OrderItem:
 @transaction.atomic
 def order_call_pickup(*, actor: User, order: Order) -> Order:
     """Expo calls a READY order for pickup: the history entry is the call (and, through its
-    signal, the `order.pickup.called` event for the waiter's POS). Calling again calls again."""
-    order = _lock_order(actor, order)
+    signal, the `order.pickup.called` event for the waiter's POS). Calling again calls again.
+
+    The order is locked with its session and table: the event's payload names the table."""
+    order = _lock_order(actor, order, related=("table_session__table",))
     _require_role(actor, ACTION_ROLES["call"], "call orders for pickup")
     if order.status != OrderStatus.READY:
         raise Conflict(f"Order is {order.status}: only a READY order is called for pickup.")

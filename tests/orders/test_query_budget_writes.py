@@ -156,10 +156,10 @@ WRITES = {
     "fire": Write("post", "order-fire", Role.WAITER, _fire, 200, 8),
     # lock the order, update, its event, its history entry, the items for the answer
     "priority": Write("post", "order-priority", Role.KITCHEN, _priority, 200, 5),
-    # lock the order, the history entry that is the call, the order again (with its table,
-    # for the event's payload: realtime.kitchen_payloads.pickup_called), the event, the items
-    # for the answer
-    "call": Write("post", "order-call", Role.KITCHEN, _call, 200, 5),
+    # lock the order (with its session and table, for the event's payload:
+    # realtime.kitchen_payloads.pickup_called), the history entry that is the call, the
+    # event, the items for the answer
+    "call": Write("post", "order-call", Role.KITCHEN, _call, 200, 4),
     # lock the order, the item, the order's lines (its bounds), update, history, touch order
     # (a dish's line also locks the dish when the qty changes)
     "item edit": Write("patch", "order-item-detail", Role.WAITER, _edit_item, 200, 6, idempotent=False),
