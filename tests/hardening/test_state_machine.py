@@ -676,7 +676,9 @@ class OrderStateMachine(RuleBasedStateMachine):
         """86 the dish, bring it back, or set its countdown (docs/contract.md, "Menu")."""
         dish = self.dish
         left = dish.remaining if remaining == UNSET else remaining
-        refusal = Forbidden if role in (Role.WAITER, "STRANGER") else None
+        # Another restaurant's dish is not found, whoever asks (the service locks it with the
+        # tenancy filter before the role check, as every other write here).
+        refusal = NotFound if role == "STRANGER" else Forbidden if role == Role.WAITER else None
         if refusal is None and available and left == 0:
             # An available dish has portions left: an explicit 0 is refused, and a dish whose
             # countdown ran out comes back uncounted.
