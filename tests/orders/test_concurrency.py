@@ -272,7 +272,9 @@ def slow_confirm(monkeypatch):
         with guard:
             inside[0] += 1
             peaks.append(inside[0])
-        time.sleep(0.05)
+        # Long enough that the racers' threads all arrive inside it on a loaded machine too
+        # (at 0.05 s a CI run under load saw only 12 of 24 at once).
+        time.sleep(0.2)
         with guard:
             inside[0] -= 1
         return original(actor, allowed, action)
