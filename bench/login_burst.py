@@ -297,16 +297,7 @@ def main():
         harness.log(f"steady load for {cfg['before']:g} s, then {cfg['logins']} logins in one second")
         asyncio.run(burst.run())
         expected = sum(1 for r in burst.moves if r["status"] == 200) * pool.connected
-        last, still, deadline = -1, time.monotonic(), time.monotonic() + 60
-        while time.monotonic() < deadline:
-            got = pool.count()
-            if got >= expected:
-                break
-            if got != last:
-                last, still = got, time.monotonic()
-            elif time.monotonic() - still > 3:
-                break
-            time.sleep(0.2)
+        harness.settle(pool.count, expected)
         meta["server_cpu_pct"] = round(100 * (harness.proc_cpu_seconds(server.pid) - cpu0) / (time.monotonic() - wall0), 1)
         dumps = pool.dump(bench.logdir)
     finally:

@@ -91,6 +91,21 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def settle(count, expected: int, still: float = 3.0, timeout: float = 60.0) -> None:
+    """Let the fan-out finish: wait until `count()` reaches `expected`, or stops growing for
+    `still` seconds, or `timeout` passes."""
+    last, still_since, deadline = -1, time.monotonic(), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = count()
+        if got >= expected:
+            return
+        if got != last:
+            last, still_since = got, time.monotonic()
+        elif time.monotonic() - still_since > still:
+            return
+        time.sleep(0.2)
+
+
 def proc_cpu_seconds(pid: int, children: bool = True) -> float:
     """CPU time of a process, and of its child processes (gunicorn's workers)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -538,17 +553,7 @@ class Bench:
         wall0 = time.monotonic()
         driven = asyncio.run(drive(rest_base, transitions, rate, seconds))
         expected = driven["ok"] * sockets
-        # Let the fan-out finish: until every delivery arrived or nothing moves for 3 s.
-        last, still_since, deadline = -1, time.monotonic(), time.monotonic() + 60
-        while time.monotonic() < deadline:
-            got = sum(p.count() for p in pools)
-            if got >= expected:
-                break
-            if got != last:
-                last, still_since = got, time.monotonic()
-            elif time.monotonic() - still_since > 3:
-                break
-            time.sleep(0.2)
+        settle(lambda: sum(p.count() for p in pools), expected)
         wall = time.monotonic() - wall0
         server_cpu = {s.name: round(100 * (proc_cpu_seconds(s.pid) - cpu0[s.name]) / wall, 1) for s in servers}
         dumps = []

@@ -40,6 +40,13 @@ def _requirements():
         )
 
 
+def _scratch_database(name: str) -> tuple[str, dict]:
+    """A bench database of this test run's own (beside the test database), and the
+    environment that points a bench script at it; `_drop_database` drops it."""
+    database = f"{os.environ['DATABASE_URL'].rsplit('/', 1)[0]}/{name}_{os.getpid()}"
+    return database, dict(os.environ, BENCH_DATABASE_URL=database)
+
+
 def _drop_database(url):
     import psycopg
 
@@ -51,9 +58,7 @@ def _drop_database(url):
 @pytest.mark.timeout(400)
 def test_smoke_run_writes_a_result_file_with_every_scenario(tmp_path):
     _requirements()
-    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
-    database = f"{base}/bench_smoke_{os.getpid()}"
-    env = dict(os.environ, BENCH_DATABASE_URL=database)
+    database, env = _scratch_database("bench_smoke")
     # Its own process group: a run that times out takes its servers and clients with it.
     run = subprocess.Popen(
         [sys.executable, "bench/run.py", "--smoke", "--out", str(tmp_path)],

@@ -2,13 +2,12 @@
 every window, and each login of the burst is answered."""
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
 
-from .test_bench_smoke import ROOT, _drop_database, _requirements
+from .test_bench_smoke import ROOT, _drop_database, _requirements, _scratch_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -16,9 +15,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 @pytest.mark.timeout(400)
 def test_smoke_run_writes_every_window_and_answers_every_login(tmp_path):
     _requirements()
-    base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
-    database = f"{base}/bench_login_smoke_{os.getpid()}"
-    env = dict(os.environ, BENCH_DATABASE_URL=database)
+    database, env = _scratch_database("bench_login_smoke")
     try:
         run = subprocess.run(
             [sys.executable, "bench/login_burst.py", "--smoke", "--out", str(tmp_path)],
