@@ -6,15 +6,14 @@ from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from ..errors import Conflict, IllegalTransition, NotFound
+from ..errors import Conflict, IllegalTransition
 from ..models import Table, TableSession, TableSessionStatus, User
 from .rules import (
     _FLOOR,
     FINAL_ORDER_STATUSES,
     _require_role,
-    _require_same_restaurant,
+    _lock_row,
     _lock_session,
-    _scope,
     _validated,
 )
 
@@ -24,20 +23,14 @@ from .rules import (
 
 def _lock_table(actor: User, table: Table) -> Table:
     """The table, locked, with whether it has an open session (one statement), read with the
-    tenancy filter like `_lock_row`. `table` may be a reference (`selectors.table_ref`).
+    tenancy filter (`_lock_row`). `table` may be a reference (`selectors.table_ref`).
 
     The open session is seen as of the statement's start: one opened by whoever held the
     lock before may be missed, and the one-open-session constraint then refuses the insert
     (the same Conflict)."""
     open_session = TableSession.objects.filter(table=OuterRef("pk"), status=TableSessionStatus.OPEN)
     rows = Table.objects.select_for_update().annotate(has_open_session=Exists(open_session))
-    scope = _scope(actor, table.restaurant_id)
-    try:
-        locked = (rows if scope is None else rows.filter(restaurant_id=scope)).get(pk=table.pk)
-    except Table.DoesNotExist:
-        raise NotFound("Table not found.") from None
-    _require_same_restaurant(actor, locked.restaurant_id)
-    return locked
+    return _lock_row(actor, Table, table.pk, "Table", table.restaurant_id, rows)
 
 
 @transaction.atomic

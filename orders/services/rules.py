@@ -95,12 +95,11 @@ def _scope(actor: User, restaurant_id):
     return restaurant_id if actor.is_superuser else actor.restaurant_id
 
 
-def _lock_row(actor: User, model, pk, what: str, restaurant_id=None, related=()):
+def _lock_row(actor: User, model, pk, what: str, restaurant_id=None, rows=None):
     """The row, locked until commit, read once with the tenancy filter: another
-    restaurant's is not found, like a missing one. `related`: select_related's lookups."""
-    rows = model.objects.select_for_update()
-    if related:  # read with the row, not locked (`of`): nobody waits on them
-        rows = model.objects.select_for_update(of=("self",)).select_related(*related)
+    restaurant's is not found, like a missing one. `rows`: the locking query to read it
+    from, when it brings more than the row (default: the row alone, FOR UPDATE)."""
+    rows = model.objects.select_for_update() if rows is None else rows
     scope = _scope(actor, restaurant_id)
     try:
         row = (rows if scope is None else rows.filter(restaurant_id=scope)).get(pk=pk)
@@ -114,8 +113,11 @@ def _lock_order(actor: User, order: Order, related=()) -> Order:
     """`order` may be a reference (`selectors.order_ref`): only its pk and restaurant count.
 
     Services lock before checking the role or the input: another restaurant's order, or a
-    missing one, is a 404 whoever asks and whatever they send (the view reads nothing first)."""
-    return _lock_row(actor, Order, order.pk, "Order", order.restaurant_id, related)
+    missing one, is a 404 whoever asks and whatever they send (the view reads nothing first).
+    `related`: select_related's lookups, read with the row but not locked (nobody waits on
+    them)."""
+    rows = Order.objects.select_for_update(of=("self",)).select_related(*related) if related else None
+    return _lock_row(actor, Order, order.pk, "Order", order.restaurant_id, rows)
 
 
 def _lock_order_of(actor: User, item: OrderItem) -> Order:
