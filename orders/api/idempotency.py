@@ -14,6 +14,7 @@ import functools
 import hashlib
 import json
 import re
+from typing import NamedTuple
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
@@ -67,24 +68,31 @@ def _insert(user, key: str, fingerprint: str) -> int | None:
     (`INSERT … ON CONFLICT DO NOTHING RETURNING`, PostgreSQL and SQLite), where the ORM's
     insert needs a savepoint around it to survive the unique violation. `bulk_create` with
     `ignore_conflicts` does not say whether the row was inserted."""
-    sql, fields = _statements()["insert"]
+    statements = _statements()
     values = {"user": user.pk, "key": key, "fingerprint": fingerprint, "response_status": 0,
               "created_at": timezone.now()}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [field.get_db_prep_save(values[field.name], connection) for field in fields])
+        cursor.execute(statements.insert, [
+            field.get_db_prep_save(values[field.name], connection) for field in statements.insert_fields
+        ])
         row = cursor.fetchone()
     return row[0] if row else None
 
 
 def _store(record_id: int, status: int, body: str | None) -> None:
     """The answer onto the claimed record: `body` is the JSON text the client gets."""
-    sql, _ = _statements()["store"]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [status, body, record_id])
+        cursor.execute(_statements().store, [status, body, record_id])
+
+
+class _Statements(NamedTuple):
+    insert: str
+    insert_fields: list
+    store: str
 
 
 @functools.cache
-def _statements() -> dict:
+def _statements() -> _Statements:
     """The claim's and the store's SQL, written out once per process: through the ORM they
     were compiled again on every keyed request (~0.5 ms each, BENCHMARKS.md section 10)."""
     meta = IdempotencyRecord._meta
@@ -102,7 +110,7 @@ def _statements() -> dict:
         f"UPDATE {quote(meta.db_table)} SET {quote(meta.get_field('response_status').column)} = %s, "
         f"{quote(meta.get_field('response_body').column)} = {body} WHERE {quote(meta.pk.column)} = %s"
     )
-    return {"insert": (insert, fields), "store": (store, None)}
+    return _Statements(insert, fields, store)
 
 
 _UNIQUE = next(
