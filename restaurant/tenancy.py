@@ -109,6 +109,8 @@ def _read_cache(token) -> _CacheRead:
 
 # What a token must carry to stand in for its user's row (orders.auth_services.token_claims).
 _CLAIMS = ("role", "restaurantId", "name", "email", "superuser")
+# The user fields `_user_of_claims` fills from them (any other loads from the database).
+_FILLED = frozenset({"id", "email", "name", "role", "restaurant_id", "is_active", "is_superuser"})
 
 
 def _user_of_claims(token, restaurant_version):
@@ -129,7 +131,7 @@ def _user_of_claims(token, restaurant_version):
         }
     except (KeyError, ValueError, TypeError, AttributeError):
         return None
-    names = [f.attname for f in user_model._meta.concrete_fields if f.attname in loaded]
+    names = _attnames_of_claims(user_model)
     user = user_model.from_db("default", names, [loaded[name] for name in names])
     if restaurant_id:
         restaurant = tenants.restaurant(restaurant_id, restaurant_version)
@@ -137,6 +139,12 @@ def _user_of_claims(token, restaurant_version):
             raise InvalidToken("The token's restaurant does not exist.")
         user_model._meta.get_field("restaurant").set_cached_value(user, restaurant)
     return user
+
+
+@lru_cache(maxsize=None)
+def _attnames_of_claims(user_model) -> list[str]:
+    """`_FILLED` in the model's field order, as `from_db` takes them."""
+    return [f.attname for f in user_model._meta.concrete_fields if f.attname in _FILLED]
 
 
 class _UsersWithRestaurant:

@@ -13,6 +13,7 @@ not depend on it: which restaurant a request acts for comes from its token and u
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 import uuid
@@ -52,8 +53,7 @@ def restaurant(restaurant_id, version):
         return _instance(Restaurant, kept[2])
     if version is None:
         version = _start_version(restaurant_id)
-    fields = [f.attname for f in Restaurant._meta.concrete_fields]
-    values = Restaurant.objects.filter(pk=restaurant_id).values_list(*fields).first()
+    values = Restaurant.objects.filter(pk=restaurant_id).values_list(*_attnames(Restaurant)).first()
     if values is None:
         return None
     if version is not None:
@@ -74,4 +74,9 @@ def _start_version(restaurant_id):
 
 def _instance(model, values):
     # A fresh instance per request: a caller may change or cache things on it.
-    return model.from_db("default", [f.attname for f in model._meta.concrete_fields], list(values))
+    return model.from_db("default", _attnames(model), list(values))
+
+
+@functools.cache
+def _attnames(model) -> list[str]:
+    return [f.attname for f in model._meta.concrete_fields]
