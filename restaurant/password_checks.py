@@ -2,9 +2,9 @@
 their turn without holding a database connection.
 
 A check is PBKDF2 at Django's default cost (~230 ms of CPU here): it must stay that
-expensive, but not be paid by everyone else. Under ASGI each request's sync code runs in a
-thread of its own (Django's `ThreadSensitiveContext`), so a shift's tablets logging in at
-once were that many threads hashing in parallel: on 2 cores, 50 of them starved the event
+expensive, but not be paid by everyone else. Each request's sync code runs in a thread (the
+web worker's pool, restaurant.threaded_http; one per request under Django's ASGI handler),
+so a shift's tablets logging in at once were that many threads hashing in parallel: on 2 cores, 50 of them starved the event
 loop (socket deliveries) and every other request of CPU for seconds, and each held a pooled
 database connection while it hashed, so the pool ran dry and other requests got 503
 (BENCHMARKS.md, the login burst). Queued here, the checks take one core at most, the rest

@@ -120,9 +120,11 @@ else:
         "connect_timeout", env.int("DB_CONNECT_TIMEOUT", default=3)
     )
     if env.bool("DB_POOL", default=True):
-        # Under ASGI every request's sync code runs in a thread of its own, so a persistent
-        # (per-thread) connection is never reused: each request connected anew, ~30% of an
-        # item move's time (BENCHMARKS.md). A pool shared by the process's threads is not.
+        # Under the ASGI server every request runs in a context of its own (a thread of its
+        # own under Django's ASGI handler, a fresh copy of the loop's context on the thread
+        # pool: restaurant.threaded_http), so Django's per-context connection is never
+        # reused: each request connected anew, ~30% of an item move's time (BENCHMARKS.md).
+        # A pool shared by the process's threads is reused.
         # CONN_HEALTH_CHECKS makes the pool check a connection before handing it out.
         DATABASES["default"]["CONN_MAX_AGE"] = 0  # Django refuses a pool with persistent connections
         DATABASES["default"]["OPTIONS"]["pool"] = {
@@ -243,13 +245,12 @@ AUTHENTICATION_BACKENDS = [
     # Never reached by a counted attempt; listed for sessions that name it (see its docstring).
     "django.contrib.auth.backends.ModelBackend",
 ]
-# The largest request body any path accepts (JSON API, forms, the admin): larger ones are
-# answered 413 before they are read (restaurant.bodylimit, restaurant.parsers). Django's own
-# form limit is the same number.
 # Threads serving Django's sync views under the ASGI server (restaurant.threaded_http); 0:
 # Django's ASGI handler, a thread per request.
 HTTP_THREADS = env.int("HTTP_THREADS", default=64)
-
+# The largest request body any path accepts (JSON API, forms, the admin): larger ones are
+# answered 413 before they are read (restaurant.bodylimit, restaurant.parsers). Django's own
+# form limit is the same number.
 MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BODY_BYTES
 
